@@ -1,0 +1,48 @@
+"""Device handling, in one place: choosing the device, and moving state for pickling."""
+
+import warnings
+
+import torch
+
+__all__ = ["resolve_device", "module_state_to_cpu", "restore_device"]
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter ("auto", "cpu", "cuda", "cuda:N") into a torch.device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this machine "
+                "(torch.cuda.is_available() is False); use device='auto' or 'cpu'"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    return dev
+
+
+def module_state_to_cpu(module):
+    """A CPU copy of a module's state dict, safe to pickle and load on any machine."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+
+
+def restore_device(saved_device):
+    """Where to put a model unpickled from ``saved_device``; CPU, with a warning, if absent."""
+    dev = torch.device(saved_device)
+    if dev.type == "cuda":
+        index = dev.index or 0
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            warnings.warn(
+                f"this model was trained on {saved_device} which is not available here; "
+                "it was loaded on the CPU",
+                UserWarning,
+                stacklevel=3,
+            )
+            return torch.device("cpu")
+    return dev

@@ -1,0 +1,519 @@
+"""CAMLIFSurvival: the scikit-survival estimator around the CA-MLIF network."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+from sksurv.base import SurvivalAnalysisMixin
+from sksurv.linear_model.coxph import BreslowEstimator
+from sksurv.util import check_array_survival
+
+from ._version import __version__
+from .device import module_state_to_cpu, resolve_device, restore_device
+from .modality import fit_blocks, parse_spec, resolve_token_groups
+from .nn import CAMLIFNet
+from .training import SurvivalTensors, predict_log_risk, train_module
+
+__all__ = ["CAMLIFSurvival"]
+
+
+def _check_device_param(value):
+    if value == "auto" or value == "cpu" or value == "cuda":
+        return True
+    return isinstance(value, str) and value.startswith("cuda:") and value[5:].isdigit()
+
+
+class _DeviceString(StrOptions):
+    """Constraint for ``device``: "auto", "cpu", "cuda" or "cuda:N"."""
+
+    def __init__(self):
+        super().__init__({"auto", "cpu", "cuda"})
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, str) and _check_device_param(val)
+
+    def __str__(self):
+        return "a str among {'auto', 'cpu', 'cuda', 'cuda:N'}"
+
+
+class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
+    """Multimodal deep Cox model CA-MLIF (cross-attention + low-rank interaction fusion).
+
+    Each modality block (e.g. genomics, copy-number, radiomics) is cut into tokens and
+    encoded by its own self-attention encoder; a bidirectional cross-attention with global
+    contexts exchanges information between the blocks; modal attention, low-rank
+    multimodal fusion and optimal weight concatenation fuse the original and enhanced
+    representations; the clinical block joins at the head. Trained with the Cox partial
+    likelihood plus an alignment loss (An et al., 2025).
+
+    Parameters
+    ----------
+    modalities : list of (str, transformer, columns) tuples
+        The modality blocks, as in :class:`~sklearn.compose.ColumnTransformer`: a unique
+        name, a transformer (or "passthrough" / "drop") fitted on the block inside ``fit``,
+        and the columns (name, list of names, int, list of ints, slice, boolean mask or a
+        callable such as :func:`~sklearn.compose.make_column_selector`). Blocks must not
+        overlap. A patient whose every column of a block is NaN has that modality absent.
+    clinical : columns or (transformer, columns), default=None
+        Clinical features that join at the risk head (with a linear term). Must be free of
+        NaN after its transformer (use an imputer).
+    token_groups : dict of {str: list of column groups}, default=None
+        Explicit feature groups per modality, one token per group (as the paper's pathology
+        groups). A group lists column names of the block (transformer keeping one output per
+        column) or positions in the block's transformed output.
+    n_tokens : int, default=4
+        Number of contiguous groups (tokens) a block without explicit groups is cut into.
+    d_model : int, default=32
+        Token width.
+    n_heads : int, default=4
+        Attention heads (``d_model`` must be divisible by it).
+    n_encoder_layers : int, default=2
+        Self-attention layers per modality encoder (the paper uses 2).
+    rank : int, default=4
+        Rank of the low-rank multimodal fusion.
+    hidden_size : int, default=64
+        Width of the fusion MLP and of the risk head.
+    dropout : float, default=0.1
+    cross_attention : bool, default=True
+        False: the paper's "without cross-attention" ablation.
+    second_fusion : bool, default=True
+        False: the paper's "without second fusion" ablation (fuse enhanced features only).
+    alignment_weight : float, default=0.5
+        Weight alpha of the alignment loss (eq. 7); 0 is the "without alignment" ablation.
+    ties : {"breslow", "efron"}, default="breslow"
+        Handling of tied event times in the Cox loss.
+    max_iter : int, default=100
+        Maximum number of epochs.
+    batch_size : int, default=64
+        Mini-batch size; batches are formed so that each holds events.
+    learning_rate_init : float, default=1e-3
+        AdamW learning rate.
+    weight_decay : float, default=1e-4
+        AdamW decoupled weight decay.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the training data (stratified by event) and stop
+        when its Harrell's C has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
+        best weights are restored. False trains exactly ``max_iter`` epochs.
+    validation_fraction : float, default=0.15
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
+        "auto" uses CUDA when available.
+    n_threads : int, default=None
+        Torch intra-op threads during fit and predict (restored afterwards). Set 1 when
+        running folds in parallel (``n_jobs``) to avoid oversubscribing the cores.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, dropout, the validation split and the batch order; the global
+        RNG states of torch and numpy are left untouched.
+    verbose : int, default=0
+        1 shows a progress bar with the loss and the validation C-index.
+    warm_start : bool, default=False
+        Continue training the fitted network (keeping the fitted block transformers)
+        instead of refitting from scratch.
+
+    Attributes
+    ----------
+    module_ : CAMLIFNet
+        The trained network (on ``device_``).
+    device_ : torch.device
+    modalities_ : list of str
+        Names of the modality blocks used.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when X has string column names.
+    n_iter_ : int
+        Epochs run.
+    loss_curve_ : list of float
+        Training loss per epoch.
+    validation_scores_ : list of float or None
+        Validation Harrell's C per epoch (early stopping only).
+    best_validation_score_ : float or None
+    unique_times_ : ndarray
+        Unique event times of the training data.
+    cum_baseline_hazard_ : StepFunction
+        Breslow estimate on the final network's log-risk over the whole training set.
+    baseline_survival_ : StepFunction
+
+    References
+    ----------
+    .. [1] An, Y. et al. "CA-MLIF: Cross-Attention and Multimodal Low-Rank Interaction
+           Fusion Framework for Tumor Prognostic Prediction." AAAI 2025.
+    .. [2] Liu, Z. et al. "Efficient Low-rank Multimodal Fusion with Modality-Specific
+           Factors." ACL 2018.
+    """
+
+    _parameter_constraints = {
+        "modalities": [list, tuple],
+        "clinical": "no_validation",  # checked with the spec in fit
+        "token_groups": [None, dict],
+        "n_tokens": [Interval(Integral, 1, None, closed="left")],
+        "d_model": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "n_encoder_layers": [Interval(Integral, 0, None, closed="left")],
+        "rank": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "cross_attention": ["boolean"],
+        "second_fusion": ["boolean"],
+        "alignment_weight": [Interval(Real, 0, None, closed="left")],
+        "ties": [StrOptions({"breslow", "efron"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "device": [_DeviceString()],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        modalities,
+        *,
+        clinical=None,
+        token_groups=None,
+        n_tokens=4,
+        d_model=32,
+        n_heads=4,
+        n_encoder_layers=2,
+        rank=4,
+        hidden_size=64,
+        dropout=0.1,
+        cross_attention=True,
+        second_fusion=True,
+        alignment_weight=0.5,
+        ties="breslow",
+        max_iter=100,
+        batch_size=64,
+        learning_rate_init=1e-3,
+        weight_decay=1e-4,
+        early_stopping=True,
+        validation_fraction=0.15,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        n_threads=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.modalities = modalities
+        self.clinical = clinical
+        self.token_groups = token_groups
+        self.n_tokens = n_tokens
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.n_encoder_layers = n_encoder_layers
+        self.rank = rank
+        self.hidden_size = hidden_size
+        self.dropout = dropout
+        self.cross_attention = cross_attention
+        self.second_fusion = second_fusion
+        self.alignment_weight = alignment_weight
+        self.ties = ties
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # whole-block NaN = absent modality
+        tags.input_tags.string = True  # through the block transformers
+        tags.non_deterministic = False
+        return tags
+
+    # -- input handling ---------------------------------------------------------------
+    def _check_X(self, X, reset):
+        X = validate_data(self, X, reset=reset, skip_check_array=True)
+        if not hasattr(X, "iloc"):
+            X = np.asarray(X)
+            if X.ndim != 2:
+                raise ValueError(f"X must be 2-dimensional, got an array of shape {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError("X has 0 samples; at least 1 is required")
+        return X
+
+    def _tensors(self, X, blocks, clinical, device):
+        """Transform X through the fitted blocks into device tensors, checking absences."""
+        present = np.stack([b.present(X) for b in blocks], axis=1)
+        arrays = [np.nan_to_num(b.transform(X, present[:, m])) for m, b in enumerate(blocks)]
+        clin = clinical.transform(X) if clinical is not None else None
+        if clinical is None and not present.any(axis=1).all():
+            rows = np.flatnonzero(~present.any(axis=1))
+            raise ValueError(
+                f"{len(rows)} sample(s) (first: {rows[:5].tolist()}) have every modality "
+                "missing and there is no clinical block: nothing to predict from"
+            )
+
+        def dev(a, dtype=torch.float32):
+            return torch.as_tensor(a, dtype=dtype).to(device)
+
+        return SurvivalTensors(
+            [dev(a) for a in arrays],
+            dev(present, torch.bool),
+            None if clin is None else dev(clin),
+        )
+
+    # -- fit ----------------------------------------------------------------------------
+    def fit(self, X, y):
+        """Fit the network and the Breslow baseline.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+        y : structured array, shape (n_samples,)
+            A boolean event indicator as first field and the time as second, e.g. from
+            :meth:`sksurv.util.Surv.from_arrays`.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        warm = self.warm_start and hasattr(self, "module_")
+        X = self._check_X(X, reset=not warm)
+        event, time = check_array_survival(X, y)
+        event = np.ascontiguousarray(event, dtype=bool)
+        time = np.ascontiguousarray(time, dtype=np.float64)
+        if not np.isfinite(time).all():
+            raise ValueError("y: the time field holds NaN or inf")
+        if (time < 0).any():
+            raise ValueError(f"y: the time field holds negative values (min {time.min()})")
+        if X.shape[0] < 2:
+            raise ValueError(f"at least 2 samples are required to fit, got {X.shape[0]}")
+
+        feature_names = getattr(self, "feature_names_in_", None)
+        if warm:
+            blocks, clinical = self._blocks, self._clinical_block
+        else:
+            specs = parse_spec(self.modalities, self.clinical)
+            blocks, clinical = fit_blocks(X, specs, feature_names)
+            resolve_token_groups(blocks, self.token_groups, feature_names)
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        with _torch_threads(self.n_threads), _forked_rng(device, seed):
+            data = self._tensors(X, blocks, clinical, device)
+            data.time = torch.as_tensor(time).to(device)
+            data.event = torch.as_tensor(event).to(device)
+            data.host_time, data.host_event = time, event
+            train, validation = data, None
+            if self.early_stopping:
+                train, validation = self._split_validation(data, event, seed)
+            if warm:
+                module = self.module_
+            else:
+                module = self._build_module(blocks, clinical).to(device)
+            history = train_module(
+                module,
+                train,
+                max_iter=self.max_iter,
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate_init,
+                weight_decay=self.weight_decay,
+                alignment_weight=self.alignment_weight,
+                ties=self.ties,
+                generator=torch.Generator().manual_seed(seed),
+                validation=validation,
+                n_iter_no_change=self.n_iter_no_change,
+                tol=self.tol,
+                verbose=self.verbose,
+            )
+            risk = predict_log_risk(module, data).cpu().numpy().astype(np.float64)
+        if not np.isfinite(risk).all():
+            raise FloatingPointError(
+                "the trained network predicts NaN or inf on the training data; lower "
+                "learning_rate_init or check the inputs for extreme values"
+            )
+        baseline = BreslowEstimator().fit(risk, event, time)
+
+        # Everything succeeded: only now replace the fitted state.
+        self._blocks, self._clinical_block = blocks, clinical
+        self.module_ = module
+        self.device_ = device
+        self.modalities_ = [b.name for b in blocks]
+        self._baseline_model = baseline
+        self.unique_times_ = baseline.unique_times_
+        self.cum_baseline_hazard_ = baseline.cum_baseline_hazard_
+        self.baseline_survival_ = baseline.baseline_survival_
+        previous = list(getattr(self, "loss_curve_", [])) if warm else []
+        self.loss_curve_ = previous + history["loss"]
+        self.n_iter_ = len(self.loss_curve_)
+        self.validation_scores_ = history["validation_score"] if self.early_stopping else None
+        self.best_validation_score_ = history["best_validation_score"]
+        self.interrupted_ = history["interrupted"]
+        return self
+
+    def _split_validation(self, data, event, seed):
+        n = len(data)
+        n_val = int(np.ceil(self.validation_fraction * n))
+        stratify = event if min(event.sum(), (~event).sum()) >= 2 and n_val >= 2 else None
+        if n_val < 2 or n - n_val < 2 or event.sum() < 2:
+            raise ValueError(
+                f"early_stopping needs at least 2 training and 2 validation samples and 2 "
+                f"events; with {n} samples ({int(event.sum())} events) and "
+                f"validation_fraction={self.validation_fraction} it cannot split. Use more "
+                "data or early_stopping=False"
+            )
+        idx_train, idx_val = train_test_split(
+            np.arange(n), test_size=n_val, stratify=stratify, random_state=seed
+        )
+        if not event[idx_train].any():
+            raise ValueError("early_stopping: the training part has no event; use early_stopping=False")
+        train, val = data.take(torch.as_tensor(idx_train)), data.take(torch.as_tensor(idx_val))
+        train.host_time, train.host_event = data.host_time[idx_train], data.host_event[idx_train]
+        val.host_time, val.host_event = data.host_time[idx_val], data.host_event[idx_val]
+        return train, val
+
+    def _build_module(self, blocks, clinical):
+        return CAMLIFNet(**self._network_kwargs(blocks, clinical))
+
+    def _network_kwargs(self, blocks, clinical):
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}"
+            )
+        return dict(
+            block_features=[b.n_outputs for b in blocks],
+            groups=[b.groups for b in blocks],
+            n_tokens=self.n_tokens,
+            n_clinical=0 if clinical is None else clinical.n_outputs,
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            n_encoder_layers=self.n_encoder_layers,
+            rank=self.rank,
+            hidden_size=self.hidden_size,
+            dropout=self.dropout,
+            cross_attention=self.cross_attention,
+            second_fusion=self.second_fusion,
+        )
+
+    # -- predict ----------------------------------------------------------------------------
+    def predict(self, X):
+        """Predicted log-risk (log hazard ratio); higher means higher risk.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of float64, shape (n_samples,)
+        """
+        check_is_fitted(self, "module_")
+        X = self._check_X(X, reset=False)
+        with _torch_threads(self.n_threads):
+            data = self._tensors(X, self._blocks, self._clinical_block, self.device_)
+            risk = predict_log_risk(self.module_, data)
+        return risk.cpu().numpy().astype(np.float64)
+
+    def predict_cumulative_hazard_function(self, X, return_array=False):
+        """Cumulative hazard functions ``H(t | x) = H_0(t) exp(f(x))``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+        return_array : bool, default=False
+            True returns the values at ``unique_times_``, shape (n_samples, n_times);
+            False an array of :class:`sksurv.functions.StepFunction`.
+        """
+        check_is_fitted(self, "module_")
+        return self._predict_cumulative_hazard_function(self._baseline_model, self.predict(X), return_array)
+
+    def predict_survival_function(self, X, return_array=False):
+        """Survival functions ``S(t | x) = S_0(t) ^ exp(f(x))``.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+        return_array : bool, default=False
+            True returns the values at ``unique_times_``, shape (n_samples, n_times);
+            False an array of :class:`sksurv.functions.StepFunction`.
+        """
+        check_is_fitted(self, "module_")
+        return self._predict_survival_function(self._baseline_model, self.predict(X), return_array)
+
+    # -- persistence ------------------------------------------------------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sksurv_camlif_version"] = __version__
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = module_state_to_cpu(module)
+            state["_module_kwargs"] = self._network_kwargs(self._blocks, self._clinical_block)
+            state["device_"] = str(self.device_)
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_sksurv_camlif_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"this CAMLIFSurvival was pickled with sksurv_camlif {version}; this is "
+                f"{__version__}. It may not load or predict correctly",
+                UserWarning,
+                stacklevel=2,
+            )
+        module_state = state.pop("_module_state", None)
+        module_kwargs = state.pop("_module_kwargs", None)
+        super().__setstate__(state)
+        if module_state is not None:
+            device = restore_device(state["device_"])
+            module = CAMLIFNet(**module_kwargs)
+            module.load_state_dict(module_state)
+            self.module_ = module.to(device).eval()
+            self.device_ = device
+
+
+class _torch_threads:
+    """Set torch's intra-op thread count for a block, then restore it."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.old = torch.get_num_threads()
+        if self.n is not None:
+            torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        if self.n is not None:
+            torch.set_num_threads(self.old)
+
+
+class _forked_rng:
+    """Seed torch inside the block only: the caller's global RNG state is restored after."""
+
+    def __init__(self, device, seed):
+        self.devices = [device.index or 0] if device.type == "cuda" else []
+        self.seed = seed
+
+    def __enter__(self):
+        self.ctx = torch.random.fork_rng(devices=self.devices)
+        self.ctx.__enter__()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc):
+        return self.ctx.__exit__(*exc)

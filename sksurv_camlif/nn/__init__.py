@@ -1,0 +1,20 @@
+"""The CA-MLIF network, one module per idea of the paper."""
+
+from .cross_attention import GlobalContextCrossAttention
+from .encoder import ModalityEncoder, SelfAttentionBlock
+from .fusion import LowRankFusion, ModalAttention, OptimalWeightConcat
+from .model import CAMLIFNet, CAMLIFOutput
+from .tokenizer import GroupTokenizer, split_groups
+
+__all__ = [
+    "CAMLIFNet",
+    "CAMLIFOutput",
+    "GlobalContextCrossAttention",
+    "GroupTokenizer",
+    "LowRankFusion",
+    "ModalAttention",
+    "ModalityEncoder",
+    "OptimalWeightConcat",
+    "SelfAttentionBlock",
+    "split_groups",
+]

@@ -1,0 +1,78 @@
+"""Bidirectional cross-attention with global context (eq. 3-4)."""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["GlobalContextCrossAttention"]
+
+
+class GlobalContextCrossAttention(nn.Module):
+    """Bidirectional multi-head cross-attention through global contexts (eq. 3-4).
+
+    For each modality m the tokens X_m are projected to a residual part X_res, an
+    interaction part X_inter, keys K and values V, split into heads of width d_h.
+
+    * eq. 3: ``G_m = K_m^T V_m`` per head, a (d_h x d_h) matrix. We average over the tokens
+      and scale by ``1/sqrt(d_h)`` so its softmax does not saturate as the token count grows.
+    * eq. 4: ``U_m = X_inter,m softmax(G_other)``, the softmax over the last axis. With more
+      than two modalities, ``softmax(G_other)`` is the mean of the softmaxed contexts of the
+      *other present* modalities; a patient with no other present modality gets ``U_m = 0``.
+    * The paper concatenates U with X_res; ``X_hat_m = W_o [X_res ; U]`` maps the
+      concatenation back to width d and is the enhanced token sequence.
+
+    Cost is O(T d_h^2) per head: no (tokens x tokens) matrix is ever formed.
+
+    Parameters
+    ----------
+    d_model : int
+    n_heads : int
+    n_modalities : int
+        At least 2.
+
+    Shape
+    -----
+    input: list of M tensors (B, T_m, d) and ``present`` (B, M) bool ->
+    list of M tensors (B, T_m, d).
+    """
+
+    def __init__(self, d_model, n_heads, n_modalities):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        if n_modalities < 2:
+            raise ValueError("cross-attention needs at least two modalities")
+        self.n_heads = n_heads
+        self.d_head = d_model // n_heads
+        self.proj = nn.ModuleList(nn.Linear(d_model, 4 * d_model) for _ in range(n_modalities))
+        self.out = nn.ModuleList(nn.Linear(2 * d_model, d_model) for _ in range(n_modalities))
+
+    def _heads(self, x):
+        b, t, _ = x.shape
+        return x.reshape(b, t, self.n_heads, self.d_head).transpose(1, 2)  # (B, h, T, d_h)
+
+    def forward(self, tokens, present):
+        parts = [proj(x).chunk(4, dim=-1) for proj, x in zip(self.proj, tokens)]
+        contexts = []
+        for _, _, k, v in parts:
+            k, v = self._heads(k), self._heads(v)
+            g = k.transpose(-1, -2) @ v / (k.shape[-2] * math.sqrt(self.d_head))  # eq. 3
+            contexts.append(torch.softmax(g, dim=-1))
+        ctx = torch.stack(contexts, 1)  # (B, M, h, d_h, d_h)
+        w = present.to(ctx.dtype)
+        total = (ctx * w[:, :, None, None, None]).sum(1)
+        n_present = w.sum(1)
+
+        enhanced = []
+        for m, ((x_res, x_inter, _, _), out) in enumerate(zip(parts, self.out)):
+            own = w[:, m]
+            others = n_present - own
+            ctx_m = (total - ctx[:, m] * own[:, None, None, None]) / others.clamp_min(1)[
+                :, None, None, None
+            ]
+            u = self._heads(x_inter) @ ctx_m  # eq. 4
+            u = u.transpose(1, 2).reshape(x_res.shape)
+            u = u * (others > 0).to(u.dtype)[:, None, None]
+            enhanced.append(out(torch.cat([x_res, u], dim=-1)))
+        return enhanced
