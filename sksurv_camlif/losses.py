@@ -68,7 +68,8 @@ def cox_ph_loss(log_risk, time, event, ties="breslow", *, return_n_events=False)
         ev_eta = torch.where(ev, eta, torch.full_like(eta, float("-inf")))
         gmax = neg_inf.scatter_reduce(0, group, ev_eta, reduce="amax", include_self=True)
         gmax = torch.where(torch.isfinite(gmax), gmax, torch.zeros_like(gmax))
-        ev_exp = torch.where(ev, torch.exp(eta - gmax[group]), torch.zeros_like(eta))
+        # mask before exp: an inf in the unselected branch of where() would give NaN grads
+        ev_exp = torch.exp(torch.where(ev, eta - gmax[group], torch.full_like(eta, float("-inf"))))
         gsum = torch.zeros_like(gmax).index_add(0, group, ev_exp)
         log_d = torch.log(gsum.clamp_min(torch.finfo(eta.dtype).tiny)) + gmax
         ev_f = ev.to(eta.dtype)
