@@ -84,6 +84,13 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         False: the paper's "without cross-attention" ablation.
     second_fusion : bool, default=True
         False: the paper's "without second fusion" ablation (fuse enhanced features only).
+    clinical_linear : {"cox", "zero", "none"}, default="cox"
+        The linear path of the clinical block to the log-risk. "cox" starts it at a ridge
+        Cox model fitted on the clinical block of the training part (so the network starts
+        as that Cox model and learns what the modalities add); "zero" starts it at 0; "none"
+        leaves it out (clinical data then enter only through the head MLP).
+    clinical_ridge : float, default=1.0
+        Ridge penalty of that initial Cox fit (scikit-survival's ``alpha``).
     alignment_weight : float, default=0.5
         Weight alpha of the alignment loss (eq. 7); 0 is the "without alignment" ablation.
     ties : {"breslow", "efron"}, default="breslow"
@@ -105,6 +112,12 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     tol : float, default=1e-4
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         "auto" uses CUDA when available.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" trains the forward pass under autocast (mixed precision; meant for CUDA
+        GPUs with bf16 support); the loss and the weights stay float32.
+    compile : bool, default=False
+        Train through ``torch.compile`` of the network (needs a working compiler
+        toolchain; pays off for long runs on GPU).
     n_threads : int, default=None
         Torch intra-op threads during fit and predict (restored afterwards). Set 1 when
         running folds in parallel (``n_jobs``) to avoid oversubscribing the cores.
@@ -161,6 +174,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "cross_attention": ["boolean"],
         "second_fusion": ["boolean"],
+        "clinical_linear": [StrOptions({"cox", "zero", "none"})],
+        "clinical_ridge": [Interval(Real, 0, None, closed="left")],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -172,6 +187,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [_DeviceString()],
+        "precision": [StrOptions({"float32", "bfloat16"})],
+        "compile": ["boolean"],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -193,6 +210,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         dropout=0.1,
         cross_attention=True,
         second_fusion=True,
+        clinical_linear="cox",
+        clinical_ridge=1.0,
         alignment_weight=0.5,
         ties="breslow",
         max_iter=100,
@@ -204,6 +223,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
+        precision="float32",
+        compile=False,
         n_threads=None,
         random_state=None,
         verbose=0,
@@ -221,6 +242,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.dropout = dropout
         self.cross_attention = cross_attention
         self.second_fusion = second_fusion
+        self.clinical_linear = clinical_linear
+        self.clinical_ridge = clinical_ridge
         self.alignment_weight = alignment_weight
         self.ties = ties
         self.max_iter = max_iter
@@ -232,6 +255,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
@@ -326,7 +351,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             if warm:
                 module = self.module_
             else:
-                module = self._build_module(blocks, clinical).to(device)
+                module = self._build_module(blocks, clinical)
+                if clinical is not None and self.clinical_linear == "cox":
+                    self._init_clinical_path(module, train)
+                module = module.to(device)
             history = train_module(
                 module,
                 train,
@@ -341,6 +369,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 n_iter_no_change=self.n_iter_no_change,
                 tol=self.tol,
                 verbose=self.verbose,
+                autocast_dtype=torch.bfloat16 if self.precision == "bfloat16" else None,
+                compiled=torch.compile(module) if self.compile else None,
             )
             risk = predict_log_risk(module, data).cpu().numpy().astype(np.float64)
         if not np.isfinite(risk).all():
@@ -409,7 +439,32 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             dropout=self.dropout,
             cross_attention=self.cross_attention,
             second_fusion=self.second_fusion,
+            clinical_linear=self.clinical_linear != "none",
         )
+
+    def _init_clinical_path(self, module, train):
+        """Start the clinical linear path at a ridge Cox fit on the training part."""
+        from sksurv.linear_model import CoxPHSurvivalAnalysis
+
+        Xc = train.clinical.cpu().numpy().astype(np.float64)
+        y = np.empty(len(Xc), dtype=[("event", bool), ("time", float)])
+        y["event"], y["time"] = train.host_event, train.host_time
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                cox = CoxPHSurvivalAnalysis(alpha=self.clinical_ridge, ties=self.ties).fit(Xc, y)
+            except (ValueError, np.linalg.LinAlgError, ArithmeticError) as exc:
+                warnings.warn(
+                    f"the ridge Cox fit of the clinical block failed ({exc}); its linear path "
+                    "starts at 0. Raise clinical_ridge to avoid this",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                return
+        coef = torch.as_tensor(cox.coef_, dtype=torch.float32)
+        if torch.isfinite(coef).all():
+            with torch.no_grad():
+                module.clinical_linear.weight.copy_(coef.reshape(1, -1))
 
     # -- predict ----------------------------------------------------------------------------
     def predict(self, X):

@@ -107,12 +107,17 @@ def train_module(
     tol=1e-4,
     verbose=0,
     optimizer=None,
+    autocast_dtype=None,
+    compiled=None,
 ):
     """Train ``module`` in place; return a history dict.
 
     With ``validation`` (a :class:`SurvivalTensors` with ``host_event`` and ``host_time``), stop when Harrell's C on it has not
     improved by ``tol`` for ``n_iter_no_change`` epochs and restore the best weights.
     KeyboardInterrupt stops training with a warning and keeps the best weights so far.
+    ``autocast_dtype`` (e.g. torch.bfloat16) runs the forward pass under autocast; the loss
+    is always computed in float32. ``compiled`` is a ``torch.compile``-d view of ``module``
+    used for the training forward pass.
 
     Raises
     ------
@@ -121,7 +126,9 @@ def train_module(
     """
     if optimizer is None:
         optimizer = torch.optim.AdamW(module.parameters(), lr=learning_rate, weight_decay=weight_decay)
-    host_event = train.event.cpu().numpy()
+    host_event = train.host_event
+    device_type = train.present.device.type
+    forward_module = compiled if compiled is not None else module
     use_alignment = alignment_weight > 0 and getattr(module, "cross_attention", False)
     history = {"loss": [], "validation_score": [], "interrupted": False, "best_epoch": None}
     best_score, best_state, stale = -np.inf, None, 0
@@ -139,10 +146,13 @@ def train_module(
             total = torch.zeros((), device=train.present.device)
             for idx in torch.split(order, sizes):
                 batch = train.take(idx)
-                out = batch.forward(module)
-                loss = cox_ph_loss(out.log_risk, batch.time, batch.event, ties=ties)
+                with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    out = batch.forward(forward_module)
+                loss = cox_ph_loss(out.log_risk.float(), batch.time, batch.event, ties=ties)
                 if use_alignment:
-                    loss = loss + alignment_weight * alignment_loss(out.original, out.enhanced, batch.present)
+                    loss = loss + alignment_weight * alignment_loss(
+                        out.original.float(), out.enhanced.float(), batch.present
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
