@@ -10,10 +10,18 @@ __all__ = ["CoxLoss", "cox_ph_loss", "alignment_loss"]
 
 
 def _tied_groups(sorted_time):
-    """Index of the first member of each sorted sample's tie group, and group ids."""
-    _, group, counts = torch.unique_consecutive(sorted_time, return_inverse=True, return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts
-    return starts[group], group, counts.numel()
+    """For each sorted sample: the index where its tie group starts, and its group id.
+
+    Written without data-dependent shapes (no ``unique``), so it never waits for the GPU;
+    group ids index buffers of length n.
+    """
+    n = sorted_time.shape[0]
+    pos = torch.arange(n, device=sorted_time.device)
+    is_new = torch.ones(n, dtype=torch.bool, device=sorted_time.device)
+    is_new[1:] = sorted_time[1:] != sorted_time[:-1]
+    start = torch.cummax(torch.where(is_new, pos, torch.zeros_like(pos)), 0).values
+    group = torch.cumsum(is_new, 0) - 1
+    return start, group, n
 
 
 def cox_ph_loss(log_risk, time, event, ties="breslow", *, return_n_events=False):
@@ -76,7 +84,8 @@ def cox_ph_loss(log_risk, time, event, ties="breslow", *, return_n_events=False)
         d = torch.zeros_like(gmax).index_add(0, group, ev_f)
         cum_ev = torch.cumsum(ev_f, 0)
         rank = cum_ev - ev_f - (cum_ev - ev_f)[start]  # events before this one in its group
-        frac = rank / d[group].clamp_min(1.0)
+        # censored samples get 0: their (unused) term must not reach log1p(-1) = -inf
+        frac = torch.where(ev, rank / d[group].clamp_min(1.0), torch.zeros_like(rank))
         ratio = torch.exp((log_d[group] - log_risk_set).clamp_max(0.0))
         log_risk_set = log_risk_set + torch.log1p(-frac * ratio)
 
