@@ -1,5 +1,6 @@
 """CAMLIFSurvival: the scikit-survival estimator around the CA-MLIF network."""
 
+import copy
 import warnings
 from numbers import Integral, Real
 
@@ -147,6 +148,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     validation_scores_ : list of float or None
         Validation Harrell's C per epoch (early stopping only).
     best_validation_score_ : float or None
+        Best validation C, including that of the initial weights (epoch 0).
+    best_epoch_ : int or None
+        Epoch whose weights were kept; 0 means the initial weights (with
+        ``clinical_linear="cox"``, the ridge Cox model of the clinical block) did best.
     unique_times_ : ndarray
         Unique event times of the training data.
     cum_baseline_hazard_ : StepFunction
@@ -317,9 +322,28 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self
         """
         self._validate_params()
+        # validate_data(reset=True) writes n_features_in_ / feature_names_in_ at once: keep
+        # the previous values so that a failed fit leaves the estimator as it was
+        saved = {k: self.__dict__[k] for k in ("n_features_in_", "feature_names_in_") if k in self.__dict__}
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            for k in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(k, None)
+            self.__dict__.update(saved)
+            raise
+
+    def _fit(self, X, y):
         warm = self.warm_start and hasattr(self, "module_")
         X = self._check_X(X, reset=not warm)
-        event, time = check_array_survival(X, y)
+        try:
+            event, time = check_array_survival(X, y)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                "y must be a structured array with a boolean event field and a numeric, "
+                "finite time field, e.g. from sksurv.util.Surv.from_arrays; the time field "
+                f"or event field failed the check: {exc}"
+            ) from exc
         event = np.ascontiguousarray(event, dtype=bool)
         time = np.ascontiguousarray(time, dtype=np.float64)
         if not np.isfinite(time).all():
@@ -349,7 +373,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             if self.early_stopping:
                 train, validation = self._split_validation(data, event, seed)
             if warm:
-                module = self.module_
+                module = copy.deepcopy(self.module_)  # the fitted one survives a failure
             else:
                 module = self._build_module(blocks, clinical)
                 if clinical is not None and self.clinical_linear == "cox":
@@ -394,6 +418,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.n_iter_ = len(self.loss_curve_)
         self.validation_scores_ = history["validation_score"] if self.early_stopping else None
         self.best_validation_score_ = history["best_validation_score"]
+        self.best_epoch_ = history["best_epoch"]
         self.interrupted_ = history["interrupted"]
         return self
 
@@ -513,7 +538,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
 
     # -- persistence ------------------------------------------------------------------------
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: the live __dict__ must keep module_
         state["_sksurv_camlif_version"] = __version__
         module = state.pop("module_", None)
         if module is not None:

@@ -162,6 +162,11 @@ def _is_transformer(obj):
 
 
 def _check_transformer(transformer, what):
+    if isinstance(transformer, type):
+        raise TypeError(
+            f"{what}: the transformer must be an instance, got the class {transformer.__name__}; "
+            f"write {transformer.__name__}() instead"
+        )
     if not _is_transformer(transformer):
         raise TypeError(
             f"{what}: the transformer must be 'passthrough', 'drop' or implement fit and "

@@ -133,6 +133,18 @@ def train_module(
     history = {"loss": [], "validation_score": [], "interrupted": False, "best_epoch": None}
     best_score, best_state, stale = -np.inf, None, 0
 
+    def validation_score():
+        risk = predict_log_risk(module, validation).cpu().numpy().astype(np.float64)
+        if not np.isfinite(risk).all():
+            return 0.5
+        return _cindex(validation.host_event, validation.host_time, risk)
+
+    if validation is not None:
+        # the initial weights are a candidate too: with the Cox-initialised clinical path
+        # they are that Cox model, which training must beat to be kept
+        best_score, best_state = validation_score(), copy.deepcopy(module.state_dict())
+        history["best_epoch"] = 0
+
     progress = None
     if verbose:
         from tqdm.auto import tqdm
@@ -167,8 +179,7 @@ def train_module(
             postfix = {"loss": f"{epoch_loss:.4f}"}
 
             if validation is not None:
-                risk = predict_log_risk(module, validation).cpu().numpy().astype(np.float64)
-                score = _cindex(validation.host_event, validation.host_time, risk) if np.isfinite(risk).all() else 0.5
+                score = validation_score()
                 history["validation_score"].append(score)
                 postfix["val_c"] = f"{score:.4f}"
                 if score > best_score + tol:
