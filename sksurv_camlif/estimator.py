@@ -146,14 +146,18 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     loss_curve_ : list of float
         Training loss per epoch.
     validation_scores_ : list of float or None
-        Validation Harrell's C per epoch (early stopping only).
+        Validation Harrell's C per epoch (early stopping only); with ``warm_start`` it
+        continues the previous fits' list, as ``loss_curve_`` does.
+    history_ : list of dict
+        One record per epoch: ``{"epoch", "loss", "validation_score"}``.
     best_validation_score_ : float or None
-        Best validation C, including that of the initial weights (epoch 0).
+        Best validation C of the last fit, including that of its initial weights (epoch 0).
     best_epoch_ : int or None
         Epoch whose weights were kept; 0 means the initial weights (with
         ``clinical_linear="cox"``, the ridge Cox model of the clinical block) did best.
     unique_times_ : ndarray
-        Unique event times of the training data.
+        Unique times (event or censoring) of the training data, where the survival
+        functions are evaluated with ``return_array=True``.
     cum_baseline_hazard_ : StepFunction
         Breslow estimate on the final network's log-risk over the whole training set.
     baseline_survival_ : StepFunction
@@ -416,7 +420,16 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         previous = list(getattr(self, "loss_curve_", [])) if warm else []
         self.loss_curve_ = previous + history["loss"]
         self.n_iter_ = len(self.loss_curve_)
-        self.validation_scores_ = history["validation_score"] if self.early_stopping else None
+        if self.early_stopping:
+            previous = getattr(self, "validation_scores_", None) if warm else None
+            self.validation_scores_ = list(previous or []) + history["validation_score"]
+        else:
+            self.validation_scores_ = None
+        scores = self.validation_scores_ or [None] * self.n_iter_
+        self.history_ = [
+            {"epoch": i + 1, "loss": loss, "validation_score": score}
+            for i, (loss, score) in enumerate(zip(self.loss_curve_, scores))
+        ]
         self.best_validation_score_ = history["best_validation_score"]
         self.best_epoch_ = history["best_epoch"]
         self.interrupted_ = history["interrupted"]

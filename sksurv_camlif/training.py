@@ -182,12 +182,12 @@ def train_module(
                 score = validation_score()
                 history["validation_score"].append(score)
                 postfix["val_c"] = f"{score:.4f}"
-                if score > best_score + tol:
-                    best_score, stale = score, 0
+                # as scikit-learn's MLP: tol only drives the patience; the best is the max
+                stale = 0 if score > best_score + tol else stale + 1
+                if score > best_score:
+                    best_score = score
                     best_state = copy.deepcopy(module.state_dict())
                     history["best_epoch"] = epoch + 1
-                else:
-                    stale += 1
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(postfix)
