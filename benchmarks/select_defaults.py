@@ -48,6 +48,14 @@ def inner_scores(params, n_splits, n_folds, seed=0):
                 clin = est.clinical[0]
                 est = mp(ColumnTransformer([("c", clin, est.clinical[1])]),
                          CoxPHSurvivalAnalysis(alpha=1.0))
+            elif "ensemble" in params:
+                from sksurv.metrics import concordance_index_censored
+                p = {k: v for k, v in params.items() if k != "ensemble"}
+                risk = np.mean([default_gbmlgg_estimator(random_state=seed + 100 * k, **p)
+                                .fit(Xtr.iloc[a], ytr[a]).predict(Xtr.iloc[b])
+                                for k in range(params["ensemble"])], axis=0)
+                scores.append(concordance_index_censored(ytr[b]["event"], ytr[b]["time"], risk)[0])
+                continue
             else:
                 est = default_gbmlgg_estimator(random_state=seed, **params)
             est.fit(Xtr.iloc[a], ytr[a])
