@@ -61,14 +61,16 @@ class GlobalContextCrossAttention(nn.Module):
             contexts.append(torch.softmax(g, dim=-1))
         ctx = torch.stack(contexts, 1)  # (B, M, h, d_h, d_h)
         w = present.to(ctx.dtype)
-        total = (ctx * w[:, :, None, None, None]).sum(1)
+        # where(), not a product: an absent modality's context may be NaN and 0 * NaN = NaN
+        ctx = torch.where(present[:, :, None, None, None], ctx, torch.zeros_like(ctx))
+        total = ctx.sum(1)
         n_present = w.sum(1)
 
         enhanced = []
         for m, ((x_res, x_inter, _, _), out) in enumerate(zip(parts, self.out)):
             own = w[:, m]
             others = n_present - own
-            ctx_m = (total - ctx[:, m] * own[:, None, None, None]) / others.clamp_min(1)[
+            ctx_m = (total - ctx[:, m]) / others.clamp_min(1)[
                 :, None, None, None
             ]
             u = self._heads(x_inter) @ ctx_m  # eq. 4

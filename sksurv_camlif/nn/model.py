@@ -145,6 +145,7 @@ class CAMLIFNet(nn.Module):
         batch = blocks[0].shape[0]
         if present is None:
             present = torch.ones(batch, self.n_modalities, dtype=torch.bool, device=blocks[0].device)
+        present = present.to(torch.bool)
         # absent blocks may hold NaN: zero them so nothing propagates, then mask them out
         seqs = [
             enc(tok(torch.where(present[:, m : m + 1], x, torch.zeros_like(x))))[1]
