@@ -49,9 +49,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     Each modality block (e.g. genomics, copy-number, radiomics) is cut into tokens and
     encoded by its own self-attention encoder; a bidirectional cross-attention with global
     contexts exchanges information between the blocks; modal attention, low-rank
-    multimodal fusion and optimal weight concatenation fuse the original and enhanced
-    representations; the clinical block joins at the head. Trained with the Cox partial
-    likelihood plus an alignment loss (An et al., 2025).
+    multimodal fusion (LMF [2]_) and optimal weight concatenation fuse the original and
+    enhanced representations; the clinical block joins at the head. Trained with the Cox
+    partial likelihood plus an alignment loss (An et al., 2025 [1]_).
 
     Parameters
     ----------
@@ -120,8 +120,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         Train through ``torch.compile`` of the network (needs a working compiler
         toolchain; pays off for long runs on GPU).
     n_threads : int, default=None
-        Torch intra-op threads during fit and predict (restored afterwards). Set 1 when
-        running folds in parallel (``n_jobs``) to avoid oversubscribing the cores.
+        Torch intra-op threads during fit and predict (restored afterwards). None means 1
+        on the CPU: the network is small, and torch's thread pool cost a default GBMLGG fit
+        3-4x (up to 14x on a busy machine) on 2 cores; parallelise over fits with
+        ``n_jobs`` instead. On CUDA, None leaves torch's setting alone.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout, the validation split and the batch order; the global
         RNG states of torch and numpy are left untouched.
@@ -368,7 +370,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        with _torch_threads(self.n_threads), _forked_rng(device, seed):
+        with _torch_threads(self._threads(device)), _forked_rng(device, seed):
             data = self._tensors(X, blocks, clinical, device)
             data.time = torch.as_tensor(time).to(device)
             data.event = torch.as_tensor(event).to(device)
@@ -434,6 +436,11 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.best_epoch_ = history["best_epoch"]
         self.interrupted_ = history["interrupted"]
         return self
+
+    def _threads(self, device):
+        if self.n_threads is None and device.type == "cpu":
+            return 1
+        return self.n_threads
 
     def _split_validation(self, data, event, seed):
         n = len(data)
@@ -518,7 +525,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         """
         check_is_fitted(self, "module_")
         X = self._check_X(X, reset=False)
-        with _torch_threads(self.n_threads):
+        with _torch_threads(self._threads(self.device_)):
             data = self._tensors(X, self._blocks, self._clinical_block, self.device_)
             risk = predict_log_risk(self.module_, data)
         return risk.cpu().numpy().astype(np.float64)

@@ -16,11 +16,15 @@ __all__ = ["CAMLIFNet", "CAMLIFOutput"]
 class CAMLIFOutput(NamedTuple):
     """What :class:`CAMLIFNet` returns.
 
-    log_risk : (B,) one log hazard ratio per patient.
-    original : (B, M, d) encoder class tokens p (absent modalities replaced by their
-        learned absent embedding).
-    enhanced : (B, M, d) cross-attention-enhanced class tokens p-hat, or None without
-        cross-attention.
+    Attributes
+    ----------
+    log_risk : Tensor, shape (B,)
+        One log hazard ratio per patient.
+    original : Tensor, shape (B, M, d)
+        Encoder class tokens p (absent modalities replaced by their learned absent
+        embedding).
+    enhanced : Tensor, shape (B, M, d), or None
+        Cross-attention-enhanced class tokens p-hat; None without cross-attention.
     """
 
     log_risk: torch.Tensor

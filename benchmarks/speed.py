@@ -1,0 +1,641 @@
+"""Speed and memory benchmarks of CAMLIFSurvival; prints tables and checks the targets.
+
+    python benchmarks/speed.py --quick                      # smoke run, about two minutes
+    python benchmarks/speed.py --sizes 1000,10000,100000 --epochs 3 --large-epochs 1 \\
+        --out docs/speed_results.json                       # the CPU figures of docs/speed.md
+    python benchmarks/speed.py --device cuda --cpu-reference docs/speed_results.json
+
+Sections
+--------
+a. Training throughput: ``CAMLIFSurvival(early_stopping=False, max_iter=E)`` on synthetic
+   data shaped like the real sets (two blocks of 200 and 500 features and 5 clinical
+   columns; Cox model with exponential baseline hazard, about 50% censoring) for each
+   ``--sizes``; batch sizes: the estimator's default and 1024. ``DeepSurvMLP``
+   (``benchmarks/deepsurv.py``) on the same data, epochs and batch size is the comparison
+   row. The per-epoch time is measured inside the fit (time stamps at the start of every
+   epoch and at the end of training; the first epoch is left out when there are 2 or more);
+   fit time includes everything else (block transformers, ridge Cox start of the clinical
+   path, prediction on the training set and the Breslow baseline).
+   Target: per-epoch time grows at most linearly with n (ratio <= 1.1 x the size ratio;
+   100k/10k <= 11).
+b. Cross-attention cost: ``GlobalContextCrossAttention`` (width 256, 8 heads, 2 modalities)
+   against standard softmax cross-attention of the same width (Q from one modality, K and V
+   from the other, both directions), forward + backward. Two softmax baselines: "math"
+   (the T x T attention matrix materialised, as ``nn.MultiheadAttention`` with
+   ``need_weights=True`` or the math kernel) and "sdpa" (``F.scaled_dot_product_attention``,
+   a fused flash kernel that never stores the T x T matrix). Each case runs in its own
+   subprocess; peak memory is the growth of the resident set at its peak over one forward
+   + backward on the CPU (VmHWM reset through /proc/self/clear_refs just before),
+   ``torch.cuda.max_memory_allocated`` on CUDA.
+   Targets at 4096 tokens: >= 10x faster and >= 10x less peak memory than softmax.
+c. A default fit (``default_gbmlgg_estimator``) on the training part of split 1 of the
+   bundled TCGA-GBMLGG data, each in a fresh process: ``n_threads=1``, torch's default
+   thread count, and torch's default with ``OMP_WAIT_POLICY=PASSIVE``.
+   Target: < 10 s on 2 CPU cores.
+d. With ``--device cuda``: sections a-c on CUDA (``torch.cuda.synchronize()`` around every
+   time stamp). Target: at n = 100k, CUDA throughput >= 20x the 2-core CPU figure, taken
+   from the CPU rows of the same run (``--device both``) or from ``--cpu-reference``.
+
+Sections a and b use ``--threads`` torch threads (default 1; 0 is torch's default). The
+machine load (``os.getloadavg()``) is printed with every section and table row: on a
+shared machine timings are noisy.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import deepsurv as deepsurv_module  # noqa: E402
+from deepsurv import DeepSurvMLP  # noqa: E402
+
+import sksurv_camlif.estimator as camlif_estimator  # noqa: E402
+import sksurv_camlif.training as camlif_training  # noqa: E402
+from sksurv_camlif import CAMLIFSurvival  # noqa: E402
+
+P_A, P_B, P_CLIN = 200, 500, 5
+LARGE_N = 50_000  # sizes from here on train --large-epochs epochs
+ATTN_WIDTH, ATTN_HEADS = 256, 8
+
+
+# ---------------------------------------------------------------------------------- utils
+def load():
+    return "load avg (1/5/15 min): " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def _fmt(value, spec):
+    return "-" if value is None else format(value, spec)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def table(rows, columns, title=None):
+    """Print a list of dicts as a fixed-width table; columns: (key, header, format)."""
+    if title:
+        print(f"\n{title}")
+    cells = [[("-" if r.get(k) is None else fmt.format(r[k])) for k, _, fmt in columns] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, (_, h, _) in enumerate(columns)]
+    print("  ".join(h.rjust(w) for (_, h, _), w in zip(columns, widths)))
+    for c in cells:
+        print("  ".join(x.rjust(w) for x, w in zip(c, widths)))
+
+
+# -------------------------------------------------------------------- synthetic data
+def make_synthetic(n, censoring=0.5, seed=0):
+    """Two correlated feature blocks (200 + 500) and 5 clinical columns; Cox times.
+
+    Features: 10 latent factors shared by the blocks plus noise (float32, standardised
+    scale). Log-risk: 10 informative features in each block and all clinical columns,
+    scaled to standard deviation 1. Event times: exponential baseline hazard 0.1, i.e.
+    ``T = E / (0.1 exp(eta))``, E ~ Exp(1). Censoring times: exponential, their rate found by
+    bisection so that about ``censoring`` of the patients are censored.
+    """
+    rng = np.random.default_rng(seed)
+    p = P_A + P_B + P_CLIN
+    latent = rng.standard_normal((n, 10), dtype=np.float32)
+    load_ = rng.standard_normal((10, p)).astype(np.float32) * 0.3
+    X = rng.standard_normal((n, p), dtype=np.float32)
+    X += latent @ load_
+    X /= np.float32(np.sqrt(1 + 10 * 0.09))
+    beta = np.zeros(p)
+    beta[rng.choice(P_A, 10, replace=False)] = rng.normal(0, 1, 10)
+    beta[P_A + rng.choice(P_B, 10, replace=False)] = rng.normal(0, 1, 10)
+    beta[P_A + P_B :] = rng.normal(0, 1, P_CLIN)
+    eta = X.astype(np.float64) @ beta
+    eta = (eta - eta.mean()) / eta.std()
+    hazard = 0.1 * np.exp(eta)
+    t_event = rng.exponential(1.0, n) / hazard
+    lo, hi = 1e-8, 1e3  # censoring rate: P(censored) = mean(c / (c + hazard))
+    for _ in range(60):
+        mid = np.sqrt(lo * hi)
+        lo, hi = (mid, hi) if np.mean(mid / (mid + hazard)) < censoring else (lo, mid)
+    t_cens = rng.exponential(1.0, n) / np.sqrt(lo * hi)
+    y = np.empty(n, dtype=[("event", bool), ("time", float)])
+    y["event"] = t_event <= t_cens
+    y["time"] = np.minimum(t_event, t_cens)
+    return X, y
+
+
+def camlif_estimator_for_synthetic(**params):
+    spec = [
+        ("a", "passthrough", list(range(P_A))),
+        ("b", "passthrough", list(range(P_A, P_A + P_B))),
+    ]
+    return CAMLIFSurvival(spec, clinical=list(range(P_A + P_B, P_A + P_B + P_CLIN)), **params)
+
+
+# ------------------------------------------------------------------------ epoch timing
+class EpochTimer:
+    """Time stamps at the start of every epoch and at the end of training, inside a fit.
+
+    Both training loops call ``event_balanced_batches`` once at the start of each epoch and
+    a prediction on the training data right after the last one (early stopping off); the
+    timer wraps those two names in the modules that call them and restores them on exit.
+    """
+
+    def __init__(self, device, starts, ends):
+        self.device, self.start_targets, self.end_targets = device, starts, ends
+        self.starts, self.ends, self.saved = [], [], []
+
+    def _wrap(self, owner, name, stamps):
+        original = owner.__dict__[name]
+        func = original.__func__ if isinstance(original, staticmethod) else original
+        device = self.device
+
+        def wrapper(*args, **kwargs):
+            sync(device)
+            stamps.append(time.perf_counter())
+            return func(*args, **kwargs)
+
+        setattr(owner, name, staticmethod(wrapper) if isinstance(original, staticmethod) else wrapper)
+        self.saved.append((owner, name, original))
+
+    def __enter__(self):
+        for owner, name in self.start_targets:
+            self._wrap(owner, name, self.starts)
+        for owner, name in self.end_targets:
+            self._wrap(owner, name, self.ends)
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self.saved):
+            setattr(owner, name, original)
+
+    def epoch_times(self):
+        if not self.starts:
+            return []
+        after = [t for t in self.ends if t > self.starts[-1]]
+        stamps = self.starts + after[:1]
+        return list(np.diff(stamps))
+
+
+def _timer(model, device):
+    if model == "CAMLIF":
+        return EpochTimer(device, [(camlif_training, "event_balanced_batches")],
+                          [(camlif_estimator, "predict_log_risk")])
+    return EpochTimer(device, [(deepsurv_module, "event_balanced_batches")],
+                      [(DeepSurvMLP, "_log_risk")])
+
+
+def time_fit(model, X, y, *, batch_size, epochs, device, n_threads):
+    common = dict(max_iter=epochs, batch_size=batch_size, early_stopping=False,
+                  device=str(device), n_threads=n_threads, random_state=0)
+    est = camlif_estimator_for_synthetic(**common) if model == "CAMLIF" else DeepSurvMLP(**common)
+    with _timer(model, device) as timer:
+        sync(device)
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        sync(device)
+        fit_time = time.perf_counter() - t0
+    epochs_t = timer.epoch_times()
+    if len(epochs_t) != epochs:  # the hooks did not fire as expected: whole fit / epochs
+        per_epoch, measured, how = fit_time / epochs, fit_time, "fit/E"
+    else:
+        used = epochs_t[1:] if epochs >= 2 else epochs_t
+        per_epoch, measured, how = float(np.mean(used)), float(sum(epochs_t)), "in-fit"
+    n = X.shape[0]
+    return {
+        "model": model, "n": n, "batch": batch_size, "epochs": epochs, "device": str(device),
+        "fit_s": fit_time, "train_s": measured, "overhead_s": fit_time - measured,
+        "epoch_s": per_epoch, "first_epoch_s": epochs_t[0] if epochs_t else None,
+        "throughput": n / per_epoch, "timing": how, "n_batches": int(np.ceil(n / batch_size)),
+    }
+
+
+def section_training(args, device):
+    print(f"\n=== a. Training throughput on {device} ({load()})")
+    default_batch = CAMLIFSurvival([]).get_params()["batch_size"]
+    batches = sorted({default_batch, 1024})
+    rows = []
+    for n in args.sizes:
+        t0 = time.perf_counter()
+        X, y = make_synthetic(n, seed=n)
+        epochs = args.large_epochs if n >= LARGE_N else args.epochs
+        print(f"n={n}: {X.shape[1]} features, {1 - y['event'].mean():.0%} censored "
+              f"(data {time.perf_counter() - t0:.1f} s); {epochs} epoch(s); {load()}", flush=True)
+        for batch in batches:
+            for model in ("CAMLIF", "DeepSurv"):
+                row = time_fit(model, X, y, batch_size=batch, epochs=epochs, device=device,
+                               n_threads=args.threads)
+                row["load1"] = os.getloadavg()[0]
+                rows.append(row)
+                print(f"  {model:<8} batch {batch:>5}: fit {row['fit_s']:8.2f} s, "
+                      f"epoch {row['epoch_s']:8.3f} s, {row['throughput']:10.0f} patients/s",
+                      flush=True)
+        del X, y
+    table(rows, [
+        ("model", "model", "{}"), ("n", "n", "{:d}"), ("batch", "batch", "{:d}"),
+        ("epochs", "E", "{:d}"), ("fit_s", "fit (s)", "{:.2f}"),
+        ("overhead_s", "non-epoch (s)", "{:.2f}"), ("epoch_s", "s/epoch", "{:.3f}"),
+        ("throughput", "patients*epochs/s", "{:.0f}"), ("load1", "load1", "{:.1f}"),
+    ], f"Training, {device}, n_threads={args.threads} (torch threads {torch.get_num_threads()})")
+
+    scaling = []
+    for model in ("CAMLIF", "DeepSurv"):
+        for batch in batches:
+            sub = {r["n"]: r for r in rows if r["model"] == model and r["batch"] == batch}
+            sizes = sorted(sub)
+            for small, large in zip(sizes, sizes[1:]):
+                ratio = sub[large]["epoch_s"] / sub[small]["epoch_s"]
+                limit = 1.1 * large / small
+                scaling.append({"model": model, "batch": batch, "from": small, "to": large,
+                                "ratio": ratio, "limit": limit, "met": ratio <= limit})
+    table(scaling, [("model", "model", "{}"), ("batch", "batch", "{:d}"), ("from", "n from", "{:d}"),
+                    ("to", "n to", "{:d}"), ("ratio", "s/epoch ratio", "{:.2f}"),
+                    ("limit", "target <=", "{:.1f}"), ("met", "met", "{}")],
+          "Per-epoch time scaling (target: at most linear, ratio <= 1.1 x size ratio)")
+    return rows, scaling
+
+
+# ------------------------------------------------------------------- cross-attention
+class SoftmaxCrossAttention(torch.nn.Module):
+    """Standard bidirectional softmax cross-attention: Q from one modality, K, V from the
+    other, multi-head, output projection; ``kernel="math"`` materialises the T x T matrix,
+    ``kernel="sdpa"`` uses ``F.scaled_dot_product_attention``."""
+
+    def __init__(self, d_model, n_heads, kernel="math"):
+        super().__init__()
+        nn = torch.nn
+        self.h, self.dh, self.kernel = n_heads, d_model // n_heads, kernel
+        self.q = nn.ModuleList(nn.Linear(d_model, d_model) for _ in range(2))
+        self.kv = nn.ModuleList(nn.Linear(d_model, 2 * d_model) for _ in range(2))
+        self.out = nn.ModuleList(nn.Linear(d_model, d_model) for _ in range(2))
+
+    def _heads(self, x):
+        b, t, _ = x.shape
+        return x.reshape(b, t, self.h, self.dh).transpose(1, 2)
+
+    def _attend(self, m, x_q, x_kv):
+        q = self._heads(self.q[m](x_q))
+        k, v = (self._heads(z) for z in self.kv[m](x_kv).chunk(2, dim=-1))
+        if self.kernel == "math":
+            p = torch.softmax(q @ k.transpose(-1, -2) / self.dh**0.5, dim=-1)
+            o = p @ v
+        else:
+            o = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        return self.out[m](o.transpose(1, 2).reshape(x_q.shape))
+
+    def forward(self, tokens, present=None):
+        a, b = tokens
+        return [self._attend(0, a, b), self._attend(1, b, a)]
+
+
+def _proc_status_kb(field):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _cpu_peak_growth(step):
+    """Bytes by which the resident set grows at its peak during ``step()``.
+
+    Linux: the peak RSS (VmHWM) is reset to the current RSS by writing 5 to
+    /proc/self/clear_refs, so the growth is measured from the state just before the call.
+    Elsewhere (or if that is not allowed) the growth of ``ru_maxrss``, which understates it
+    when the process was bigger earlier.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        before = _proc_status_kb("VmRSS")
+        step()
+        return (_proc_status_kb("VmHWM") - before) * 1024
+    except OSError:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        step()
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
+
+
+def attention_case(spec):
+    """Run in a subprocess: one (method, tokens) case; returns time and peak memory."""
+    device = torch.device(spec["device"])
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])
+    torch.manual_seed(0)
+    b, t = spec["batch"], spec["tokens"]
+    if spec["method"] == "global":
+        from sksurv_camlif.nn import GlobalContextCrossAttention
+
+        module = GlobalContextCrossAttention(ATTN_WIDTH, ATTN_HEADS, 2)
+    else:
+        module = SoftmaxCrossAttention(ATTN_WIDTH, ATTN_HEADS, spec["method"].split("-")[1])
+    module = module.to(device)
+    xs = [torch.randn(b, t, ATTN_WIDTH, device=device, requires_grad=True) for _ in range(2)]
+    present = torch.ones(b, 2, dtype=torch.bool, device=device)
+
+    def step():
+        out = module(xs, present)
+        loss = sum(o.float().sum() for o in out)
+        loss.backward()
+        for x in xs:
+            x.grad = None
+        module.zero_grad(set_to_none=True)
+
+    sync(device)
+    if device.type == "cuda":
+        step()  # CUDA context, kernels and cuBLAS workspaces first
+        sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        step()
+        sync(device)
+        peak = torch.cuda.max_memory_allocated(device) - base
+    else:
+        step()  # first call: lazy initialisations, thread pools
+        peak = _cpu_peak_growth(step)
+    step()  # warm-up
+    times, budget = [], time.perf_counter() + spec["budget_s"]
+    while len(times) < spec["max_reps"] and (len(times) < spec["min_reps"] or time.perf_counter() < budget):
+        sync(device)
+        t0 = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return {"time_s": statistics.median(times), "reps": len(times), "peak_bytes": int(peak)}
+
+
+def run_attention_case(spec, timeout):
+    return _subprocess_case("--attention-case", spec, timeout)
+
+
+def section_attention(args, device):
+    print(f"\n=== b. Cross-attention cost on {device}: width {ATTN_WIDTH}, {ATTN_HEADS} heads, "
+          f"2 modalities, batch {args.attn_batch}, forward + backward ({load()})")
+    methods = ["global", "softmax-math", "softmax-sdpa"]
+    rows = []
+    for tokens in args.tokens:
+        row = {"tokens": tokens, "device": str(device), "batch": args.attn_batch}
+        for method in methods:
+            spec = {"method": method, "tokens": tokens, "batch": args.attn_batch, "device": str(device),
+                    "threads": args.threads, "budget_s": 0.5 if args.quick else 2.0,
+                    "min_reps": 2 if args.quick else 3, "max_reps": 50}
+            res = run_attention_case(spec, timeout=args.attn_timeout)
+            if "error" in res:
+                print(f"  T={tokens} {method}: {res['error']}", flush=True)
+                row[f"{method}_ms"] = row[f"{method}_mb"] = None
+                continue
+            row[f"{method}_ms"] = 1e3 * res["time_s"]
+            row[f"{method}_mb"] = res["peak_bytes"] / 2**20
+        for base in ("math", "sdpa"):
+            g_ms, g_mb = row["global_ms"], row["global_mb"]
+            s_ms, s_mb = row[f"softmax-{base}_ms"], row[f"softmax-{base}_mb"]
+            row[f"speedup_{base}"] = s_ms / g_ms if g_ms and s_ms else None
+            # memory growth under 1 MiB is below what ru_maxrss resolves here
+            row[f"mem_ratio_{base}"] = s_mb / max(g_mb, 1.0) if g_mb is not None and s_mb is not None else None
+        row["load1"] = os.getloadavg()[0]
+        rows.append(row)
+        print(f"  T={tokens}: " + ", ".join(
+            f"{m} {_fmt(row[f'{m}_ms'], '.2f')} ms / {_fmt(row[f'{m}_mb'], '.1f')} MiB" for m in methods),
+            flush=True)
+    mem = "peak RSS growth" if device.type == "cpu" else "max_memory_allocated"
+    table(rows, [
+        ("tokens", "tokens", "{:d}"),
+        ("global_ms", "global ms", "{:.2f}"), ("softmax-math_ms", "math ms", "{:.2f}"),
+        ("softmax-sdpa_ms", "sdpa ms", "{:.2f}"),
+        ("global_mb", "global MiB", "{:.1f}"), ("softmax-math_mb", "math MiB", "{:.1f}"),
+        ("softmax-sdpa_mb", "sdpa MiB", "{:.1f}"),
+        ("speedup_math", "x faster (math)", "{:.1f}"), ("mem_ratio_math", "x less mem (math)", "{:.1f}"),
+        ("speedup_sdpa", "x faster (sdpa)", "{:.1f}"), ("mem_ratio_sdpa", "x less mem (sdpa)", "{:.1f}"),
+        ("load1", "load1", "{:.1f}"),
+    ], f"Cross-attention forward+backward, {device} (memory: {mem}; ratios vs the global-context "
+       "module, its memory floored at 1 MiB)")
+    return rows
+
+
+# ------------------------------------------------------------------------------ GBMLGG
+def gbmlgg_case(spec):
+    """Run in a subprocess: one default fit on the train part of split 1."""
+    from sksurv_camlif.datasets import load_tcga_gbmlgg
+    from sksurv_camlif.demo import default_gbmlgg_estimator
+
+    device = torch.device(spec["device"])
+    data = load_tcga_gbmlgg()
+    mask = data.splits[1].to_numpy()
+    train, test = np.flatnonzero(mask), np.flatnonzero(~mask)
+    est = default_gbmlgg_estimator(random_state=0, X=data.X, modalities=data.modalities,
+                                   device=str(device), n_threads=spec["n_threads"])
+    if device.type == "cuda":
+        torch.zeros(1, device=device).sum().item()
+    sync(device)
+    t0 = time.perf_counter()
+    est.fit(data.X.iloc[train], data.y[train])
+    sync(device)
+    wall = time.perf_counter() - t0
+    return {"fit_s": wall, "epochs": est.n_iter_, "n_train": len(train),
+            "torch_threads": spec["n_threads"] or torch.get_num_threads(),
+            "test_c": est.score(data.X.iloc[test], data.y[test])}
+
+
+def _subprocess_case(flag, spec, timeout, env=None):
+    cmd = [sys.executable, str(Path(__file__).resolve()), flag, json.dumps(spec)]
+    env = {**os.environ, **(env or {})}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")]))
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout} s"}
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def section_gbmlgg(args, device):
+    print(f"\n=== c. Default fit on TCGA-GBMLGG split 1 (train part) on {device}, each in a fresh "
+          f"process ({load()})")
+    if device.type == "cpu":
+        # torch's default thread count, and the same with OpenMP's passive wait policy (idle
+        # threads sleep instead of spinning: matters when the cores are shared)
+        settings = [(1, {}), (None, {}), (None, {"OMP_WAIT_POLICY": "PASSIVE"})]
+    else:
+        settings = [(None, {})]
+    rows = []
+    for rep in range(args.repeats):
+        for threads, env in settings:
+            load1 = os.getloadavg()[0]
+            res = _subprocess_case("--gbmlgg-case", {"device": str(device), "n_threads": threads},
+                                   timeout=600, env=env)
+            label = "default" if threads is None else str(threads)
+            if "error" in res:
+                print(f"  n_threads={label} {env}: {res['error']}", flush=True)
+                continue
+            res.update({"n_threads": label, "env": " ".join(f"{k}={v}" for k, v in env.items()) or "-",
+                        "repeat": rep + 1, "load1": load1, "met": res["fit_s"] < 10.0,
+                        "device": str(device), "s_per_epoch": res["fit_s"] / res["epochs"]})
+            rows.append(res)
+            print(f"  n_threads={label} ({res['torch_threads']} threads, {res['env']}): "
+                  f"{res['fit_s']:.2f} s, {res['epochs']} epochs", flush=True)
+    table(rows, [("n_threads", "n_threads", "{}"), ("torch_threads", "threads", "{}"), ("env", "env", "{}"),
+                 ("repeat", "rep", "{}"), ("fit_s", "fit (s)", "{:.2f}"), ("epochs", "epochs", "{}"),
+                 ("s_per_epoch", "s/epoch", "{:.3f}"), ("test_c", "test C", "{:.4f}"),
+                 ("load1", "load1", "{:.1f}"), ("met", "< 10 s", "{}")],
+          f"TCGA-GBMLGG default fit ({rows[0]['n_train'] if rows else '?'} patients), {device}")
+    return rows
+
+
+# ----------------------------------------------------------------------------- targets
+def check_targets(results, cpu_reference):
+    targets = []
+
+    def add(name, value, goal, met):
+        targets.append({"target": name, "value": value, "goal": goal, "met": bool(met)})
+
+    for dev, block in results["devices"].items():
+        for s in block.get("scaling", []):
+            if s["model"] == "CAMLIF":
+                add(f"[{dev}] CAMLIF s/epoch {s['to']}/{s['from']} (batch {s['batch']})",
+                    f"{s['ratio']:.2f}", f"<= {s['limit']:.1f}", s["met"])
+        att = [r for r in block.get("attention", []) if r["tokens"] == 4096]
+        for r in att:
+            for base in ("math", "sdpa"):
+                sp, mr = r.get(f"speedup_{base}"), r.get(f"mem_ratio_{base}")
+                if sp is not None:
+                    add(f"[{dev}] 4096 tokens: faster than softmax-{base}", f"{sp:.1f}x", ">= 10x", sp >= 10)
+                if mr is not None:
+                    add(f"[{dev}] 4096 tokens: less peak memory than softmax-{base}", f"{mr:.1f}x",
+                        ">= 10x", mr >= 10)
+        for r in block.get("gbmlgg", []):
+            add(f"[{dev}] GBMLGG default fit, n_threads={r['n_threads']} {r['env']} (rep {r['repeat']})",
+                f"{r['fit_s']:.2f} s", "< 10 s", r["met"])
+
+    # CUDA vs the 2-core CPU at the largest size
+    ref_rows = results["devices"].get("cpu", {}).get("training")
+    ref_src = "this run"
+    if not ref_rows and cpu_reference:
+        ref_rows, ref_src = cpu_reference, "reference file"
+    for dev, block in results["devices"].items():
+        if not dev.startswith("cuda") or not ref_rows:
+            continue
+        for r in block.get("training", []):
+            if r["model"] != "CAMLIF" or r["n"] < LARGE_N:
+                continue
+            ref = [c for c in ref_rows if c["model"] == "CAMLIF" and c["n"] == r["n"] and c["batch"] == r["batch"]]
+            if ref:
+                ratio = r["throughput"] / ref[0]["throughput"]
+                add(f"[{dev}] CAMLIF n={r['n']} batch {r['batch']}: throughput vs CPU ({ref_src})",
+                    f"{ratio:.1f}x", ">= 20x", ratio >= 20)
+    table(targets, [("target", "target", "{}"), ("value", "measured", "{}"), ("goal", "goal", "{}"),
+                    ("met", "met", "{}")], "Targets")
+    return targets
+
+
+# -------------------------------------------------------------------------------- main
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fast smoke run (small sizes and token counts)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda, cuda:N, auto, or both (CPU then CUDA); default cpu")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated patient counts")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per fit")
+    parser.add_argument("--large-epochs", type=int, default=1, help=f"epochs per fit from n >= {LARGE_N}")
+    parser.add_argument("--tokens", default="16,64,256,1024,4096", help="cross-attention token counts")
+    parser.add_argument("--attn-batch", type=int, default=1, help="cross-attention batch size")
+    parser.add_argument("--attn-timeout", type=int, default=300, help="seconds per attention case")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="n_threads of the fits of sections a and b; 0: torch's default "
+                             "(default 1: on a shared 2-core machine 2 threads were several "
+                             "times slower)")
+    parser.add_argument("--repeats", type=int, default=2, help="repeats of the GBMLGG fit")
+    parser.add_argument("--sections", default="a,b,c", help="which of a,b,c to run")
+    parser.add_argument("--cpu-reference", default=None,
+                        help="JSON of an earlier CPU run (--out) for the CUDA/CPU throughput ratio")
+    parser.add_argument("--out", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--attention-case", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--gbmlgg-case", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        if args.sizes == parser.get_default("sizes"):
+            args.sizes = "500,5000"
+        if args.epochs == parser.get_default("epochs"):
+            args.epochs = 2
+        if args.tokens == parser.get_default("tokens"):
+            args.tokens = "16,256,1024"
+        if args.repeats == parser.get_default("repeats"):
+            args.repeats = 1
+    args.threads = args.threads or None
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.tokens = [int(s) for s in args.tokens.split(",") if s]
+    args.sections = set(args.sections.split(","))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.attention_case is not None:
+        print(json.dumps(attention_case(json.loads(args.attention_case))))
+        return
+    if args.gbmlgg_case is not None:
+        print(json.dumps(gbmlgg_case(json.loads(args.gbmlgg_case))))
+        return
+
+    from sksurv_camlif.device import resolve_device
+
+    if args.device == "both":
+        devices = [torch.device("cpu"), resolve_device("cuda")]
+    else:
+        devices = [resolve_device(args.device)]
+    meta = {
+        "cpu": cpu_model(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
+        "torch_threads_default": torch.get_num_threads(), "python": platform.python_version(),
+        "load_start": os.getloadavg(), "argv": sys.argv[1:], "quick": args.quick,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    print(f"CPU: {meta['cpu']}, {meta['logical_cpus']} logical CPUs; torch {meta['torch']} "
+          f"(default threads {meta['torch_threads_default']}); CUDA: {meta['cuda']}")
+    print(load())
+    results = {"meta": meta, "devices": {}}
+    t_start = time.perf_counter()
+    for device in devices:
+        if device.type == "cuda":
+            torch.zeros(1, device=device).sum().item()  # create the context outside the timings
+        block = results["devices"].setdefault(str(device), {})
+        if "a" in args.sections:
+            block["training"], block["scaling"] = section_training(args, device)
+        if "b" in args.sections:
+            block["attention"] = section_attention(args, device)
+        if "c" in args.sections:
+            block["gbmlgg"] = section_gbmlgg(args, device)
+
+    cpu_reference = None
+    if args.cpu_reference and Path(args.cpu_reference).exists():
+        ref = json.loads(Path(args.cpu_reference).read_text())
+        cpu_reference = ref.get("devices", {}).get("cpu", {}).get("training")
+    results["targets"] = check_targets(results, cpu_reference)
+    meta["load_end"] = os.getloadavg()
+    meta["wall_s"] = time.perf_counter() - t_start
+    print(f"\nTotal {meta['wall_s']:.0f} s; {load()}")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=1, default=str))
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
