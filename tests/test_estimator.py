@@ -598,3 +598,30 @@ def test_quality_floor_tcga_gbmlgg():
         scores.append(est.score(X[~train], y[~train]))
     print(f"TCGA-GBMLGG C-index, splits 1-3: {np.round(scores, 4)}, mean {np.mean(scores):.4f}")
     assert np.mean(scores) > 0.78, scores
+
+
+# ------------------------------------------------------------------------ threads
+
+
+@pytest.mark.parametrize("n_threads, expected", [(None, 1), (2, 2)])
+def test_torch_threads_during_fit(breast, monkeypatch, n_threads, expected):
+    """None means one CPU thread during training; the caller's setting is restored."""
+    import sksurv_camlif.estimator as estimator_module
+
+    seen = []
+    real = estimator_module.train_module
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(estimator_module, "train_module", spy)
+    X, y, genes = breast
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        _make(genes, n_threads=n_threads, max_iter=1).fit(X, y)
+        assert seen == [expected]
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
