@@ -42,7 +42,7 @@ from sksurv.metrics import concordance_index_censored
 from sksurv.util import check_array_survival
 from torch import nn
 
-from sksurv_camlif.device import resolve_device, restore_device
+from sksurv_camlif.device import resolve_device, restore_device, seeded, torch_threads
 from sksurv_camlif.losses import cox_ph_loss
 from sksurv_camlif.training import event_balanced_batches
 
@@ -75,20 +75,6 @@ class _MLP(nn.Module):
 
     def forward(self, x):
         return self.net(x).squeeze(-1)
-
-
-class _threads:
-    def __init__(self, n):
-        self.n = n
-
-    def __enter__(self):
-        self.old = torch.get_num_threads()
-        if self.n is not None:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        if self.n is not None:
-            torch.set_num_threads(self.old)
 
 
 class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
@@ -209,10 +195,8 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
 
         device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        fork_devices = [device.index or 0] if device.type == "cuda" else []
 
-        with _threads(self.n_threads), torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
+        with torch_threads(self.n_threads), seeded(device, seed):
             # everything goes to the device once; batches are index_select on the device
             Xt = torch.as_tensor(X).to(device)
             tt = torch.as_tensor(time).to(device)  # float64: keeps ties exact
@@ -327,7 +311,7 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         """
         check_is_fitted(self, "module_")
         X = validate_data(self, X, dtype=np.float32, reset=False)
-        with _threads(self.n_threads):
+        with torch_threads(self.n_threads):
             return self._log_risk(self.module_, torch.as_tensor(X).to(self.device_))
 
     def predict_cumulative_hazard_function(self, X, return_array=False):

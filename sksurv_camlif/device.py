@@ -1,10 +1,12 @@
-"""Device handling, in one place: choosing the device, and moving state for pickling."""
+"""Device handling, in one place: choosing the device, threads and seeding, and moving
+state for pickling."""
 
+import contextlib
 import warnings
 
 import torch
 
-__all__ = ["resolve_device", "module_state_to_cpu", "restore_device"]
+__all__ = ["resolve_device", "module_state_to_cpu", "restore_device", "torch_threads", "seeded"]
 
 
 def resolve_device(device):
@@ -46,3 +48,25 @@ def restore_device(saved_device):
             )
             return torch.device("cpu")
     return dev
+
+
+@contextlib.contextmanager
+def torch_threads(n):
+    """Set torch's intra-op thread count inside the block (None: leave it), then restore it."""
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n is not None:
+            torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def seeded(device, seed):
+    """Seed torch inside the block only: the caller's global RNG states are restored after."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

@@ -16,7 +16,7 @@ from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.util import check_array_survival
 
 from ._version import __version__
-from .device import module_state_to_cpu, resolve_device, restore_device
+from .device import module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
 from .training import SurvivalTensors, predict_log_risk, train_module
@@ -370,7 +370,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        with _torch_threads(self._threads(device)), _forked_rng(device, seed):
+        with torch_threads(self._threads(device)), seeded(device, seed):
             data = self._tensors(X, blocks, clinical, device)
             data.time = torch.as_tensor(time).to(device)
             data.event = torch.as_tensor(event).to(device)
@@ -525,7 +525,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         """
         check_is_fitted(self, "module_")
         X = self._check_X(X, reset=False)
-        with _torch_threads(self._threads(self.device_)):
+        with torch_threads(self._threads(self.device_)):
             data = self._tensors(X, self._blocks, self._clinical_block, self.device_)
             risk = predict_log_risk(self.module_, data)
         return risk.cpu().numpy().astype(np.float64)
@@ -585,35 +585,3 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             module.load_state_dict(module_state)
             self.module_ = module.to(device).eval()
             self.device_ = device
-
-
-class _torch_threads:
-    """Set torch's intra-op thread count for a block, then restore it."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def __enter__(self):
-        self.old = torch.get_num_threads()
-        if self.n is not None:
-            torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        if self.n is not None:
-            torch.set_num_threads(self.old)
-
-
-class _forked_rng:
-    """Seed torch inside the block only: the caller's global RNG state is restored after."""
-
-    def __init__(self, device, seed):
-        self.devices = [device.index or 0] if device.type == "cuda" else []
-        self.seed = seed
-
-    def __enter__(self):
-        self.ctx = torch.random.fork_rng(devices=self.devices)
-        self.ctx.__enter__()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc):
-        return self.ctx.__exit__(*exc)
