@@ -625,3 +625,16 @@ def test_torch_threads_during_fit(breast, monkeypatch, n_threads, expected):
         assert torch.get_num_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------ verbosity
+
+
+def test_silent_by_default_and_progress_bar_with_verbose(breast, capsys):
+    X, y, genes = breast
+    _make(genes, max_iter=2, early_stopping=True).fit(X, y)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    _make(genes, max_iter=2, early_stopping=True, verbose=1).fit(X, y)
+    err = capsys.readouterr().err
+    assert "CAMLIFSurvival" in err and "loss" in err and "val_c" in err
