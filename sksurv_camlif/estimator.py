@@ -130,8 +130,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     verbose : int, default=0
         1 shows a progress bar with the loss and the validation C-index.
     warm_start : bool, default=False
-        Continue training the fitted network (keeping the fitted block transformers)
-        instead of refitting from scratch.
+        Continue training the fitted network (keeping the fitted block transformers; the
+        optimizer starts afresh) instead of refitting from scratch.
 
     Attributes
     ----------

@@ -106,7 +106,6 @@ def train_module(
     n_iter_no_change=10,
     tol=1e-4,
     verbose=0,
-    optimizer=None,
     autocast_dtype=None,
     compiled=None,
 ):
@@ -124,8 +123,7 @@ def train_module(
     FloatingPointError
         If the training loss becomes NaN or inf.
     """
-    if optimizer is None:
-        optimizer = torch.optim.AdamW(module.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=learning_rate, weight_decay=weight_decay)
     host_event = train.host_event
     device_type = train.present.device.type
     forward_module = compiled if compiled is not None else module
@@ -207,5 +205,4 @@ def train_module(
     if best_state is not None:
         module.load_state_dict(best_state)
     history["best_validation_score"] = best_score if best_state is not None else None
-    history["optimizer"] = optimizer
     return history
