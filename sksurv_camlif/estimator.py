@@ -383,7 +383,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             else:
                 module = self._build_module(blocks, clinical)
                 if clinical is not None and self.clinical_linear == "cox":
-                    self._init_clinical_path(module, train)
+                    self._init_clinical_path(module, train, seed)
                 module = module.to(device)
             history = train_module(
                 module,
@@ -487,13 +487,21 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             clinical_linear=self.clinical_linear != "none",
         )
 
-    def _init_clinical_path(self, module, train):
-        """Start the clinical linear path at a ridge Cox fit on the training part."""
+    def _init_clinical_path(self, module, train, seed, max_samples=10_000):
+        """Start the clinical linear path at a ridge Cox fit on the training part.
+
+        Above ``max_samples`` patients the fit uses a random subset of that size: it is only
+        a starting point, and scikit-survival's Newton solver would otherwise dominate the
+        fit time of large cohorts (4.7 s of a 13 s fit at n = 30,000).
+        """
         from sksurv.linear_model import CoxPHSurvivalAnalysis
 
         Xc = train.clinical.cpu().numpy().astype(np.float64)
         y = np.empty(len(Xc), dtype=[("event", bool), ("time", float)])
         y["event"], y["time"] = train.host_event, train.host_time
+        if len(Xc) > max_samples:
+            keep = np.random.default_rng(seed).choice(len(Xc), max_samples, replace=False)
+            Xc, y = Xc[keep], y[keep]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
