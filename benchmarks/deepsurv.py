@@ -42,7 +42,13 @@ from sksurv.metrics import concordance_index_censored
 from sksurv.util import check_array_survival
 from torch import nn
 
-from sksurv_camlif.device import resolve_device, restore_device, seeded, torch_threads
+from sksurv_camlif.device import (
+    module_state_to_cpu,
+    resolve_device,
+    restore_device,
+    seeded,
+    torch_threads,
+)
 from sksurv_camlif.losses import cox_ph_loss
 from sksurv_camlif.training import event_balanced_batches
 
@@ -331,7 +337,7 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         state = dict(super().__getstate__())
         module = state.pop("module_", None)
         if module is not None:
-            state["_module_state"] = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+            state["_module_state"] = module_state_to_cpu(module)
             state["_module_args"] = (module.n_features, module.hidden_sizes, module.dropout)
             state["device_"] = str(self.device_)
         return state
