@@ -6,6 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from torch import nn
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -19,6 +20,7 @@ from ._version import __version__
 from .device import module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
+from .protocol import RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
 from .training import SurvivalTensors, predict_log_risk, train_module
 
 __all__ = ["CAMLIFSurvival"]
@@ -41,6 +43,11 @@ class _DeviceString(StrOptions):
 
     def __str__(self):
         return "a str among {'auto', 'cpu', 'cuda', 'cuda:N'}"
+
+
+#: the training record of a fit that trained no network (linear offset only)
+_NO_TRAINING = {"loss": [], "validation_score": [], "best_validation_score": None,
+                "best_epoch": None, "interrupted": False}
 
 
 class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
@@ -187,6 +194,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "second_fusion": ["boolean"],
         "clinical_linear": [StrOptions({"cox", "zero", "none"})],
         "clinical_ridge": [Interval(Real, 0, None, closed="left")],
+        "offset": [None, StrOptions({"coxnet", "clinical-ridge"})],
+        "n_members": [Interval(Integral, 1, None, closed="left")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+        "residual_weights": ["array-like"],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -223,6 +234,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         second_fusion=True,
         clinical_linear="cox",
         clinical_ridge=1.0,
+        offset="coxnet",
+        n_members=5,
+        cv=5,
+        residual_weights=RESIDUAL_WEIGHTS,
         alignment_weight=0.5,
         ties="breslow",
         max_iter=100,
@@ -255,6 +270,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.second_fusion = second_fusion
         self.clinical_linear = clinical_linear
         self.clinical_ridge = clinical_ridge
+        self.offset = offset
+        self.n_members = n_members
+        self.cv = cv
+        self.residual_weights = residual_weights
         self.alignment_weight = alignment_weight
         self.ties = ties
         self.max_iter = max_iter
@@ -291,10 +310,32 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             raise ValueError("X has 0 samples; at least 1 is required")
         return X
 
-    def _tensors(self, X, blocks, clinical, device):
-        """Transform X through the fitted blocks into device tensors, checking absences."""
+    @staticmethod
+    def _check_y(X, y):
+        try:
+            event, time = check_array_survival(X, y)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                "y must be a structured array with a boolean event field and a numeric, "
+                "finite time field, e.g. from sksurv.util.Surv.from_arrays; the time field "
+                f"or event field failed the check: {exc}"
+            ) from exc
+        event = np.ascontiguousarray(event, dtype=bool)
+        time = np.ascontiguousarray(time, dtype=np.float64)
+        if not np.isfinite(time).all():
+            raise ValueError("y: the time field holds NaN or inf")
+        if (time < 0).any():
+            raise ValueError(f"y: the time field holds negative values (min {time.min()})")
+        if X.shape[0] < 2:
+            raise ValueError(f"at least 2 samples are required to fit, got {X.shape[0]}")
+        return event, time
+
+    @staticmethod
+    def _arrays(X, blocks, clinical):
+        """Host arrays of X through the fitted blocks: (blocks with NaN where absent,
+        presence mask, clinical or None)."""
         present = np.stack([b.present(X) for b in blocks], axis=1)
-        arrays = [np.nan_to_num(b.transform(X, present[:, m])) for m, b in enumerate(blocks)]
+        arrays = [b.transform(X, present[:, m]) for m, b in enumerate(blocks)]
         clin = clinical.transform(X) if clinical is not None else None
         if clinical is None and not present.any(axis=1).all():
             rows = np.flatnonzero(~present.any(axis=1))
@@ -302,19 +343,31 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 f"{len(rows)} sample(s) (first: {rows[:5].tolist()}) have every modality "
                 "missing and there is no clinical block: nothing to predict from"
             )
+        return arrays, present, clin
 
+    @staticmethod
+    def _design(arrays, clin):
+        """The linear offset's design: every standardised block output side by side, an
+        absent modality at 0 (its training mean), then the clinical block."""
+        parts = [np.nan_to_num(a, nan=0.0) for a in arrays]
+        if clin is not None:
+            parts.append(clin)
+        return np.concatenate(parts, axis=1).astype(np.float64)
+
+    @staticmethod
+    def _tensors(arrays, present, clin, device):
         def dev(a, dtype=torch.float32):
             return torch.as_tensor(a, dtype=dtype).to(device)
 
         return SurvivalTensors(
-            [dev(a) for a in arrays],
+            [dev(np.nan_to_num(a)) for a in arrays],
             dev(present, torch.bool),
             None if clin is None else dev(clin),
         )
 
     # -- fit ----------------------------------------------------------------------------
     def fit(self, X, y):
-        """Fit the network and the Breslow baseline.
+        """Fit the linear offset, the network members and the Breslow baseline.
 
         Parameters
         ----------
@@ -339,26 +392,16 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             self.__dict__.update(saved)
             raise
 
-    def _fit(self, X, y):
-        warm = self.warm_start and hasattr(self, "module_")
-        X = self._check_X(X, reset=not warm)
-        try:
-            event, time = check_array_survival(X, y)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                "y must be a structured array with a boolean event field and a numeric, "
-                "finite time field, e.g. from sksurv.util.Surv.from_arrays; the time field "
-                f"or event field failed the check: {exc}"
-            ) from exc
-        event = np.ascontiguousarray(event, dtype=bool)
-        time = np.ascontiguousarray(time, dtype=np.float64)
-        if not np.isfinite(time).all():
-            raise ValueError("y: the time field holds NaN or inf")
-        if (time < 0).any():
-            raise ValueError(f"y: the time field holds negative values (min {time.min()})")
-        if X.shape[0] < 2:
-            raise ValueError(f"at least 2 samples are required to fit, got {X.shape[0]}")
+    def _single(self):
+        """True for the paper's plain network: no offset, one member, its own validation
+        split (the behaviour before the fitting protocol)."""
+        return self.offset is None and self.n_members == 1
 
+    def _fit(self, X, y):
+        warm = self.warm_start and hasattr(self, "members_")
+        X = self._check_X(X, reset=not warm)
+        event, time = self._check_y(X, y)
+        self._check_members(warm)
         feature_names = getattr(self, "feature_names_in_", None)
         if warm:
             blocks, clinical = self._blocks, self._clinical_block
@@ -367,42 +410,26 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             blocks, clinical = fit_blocks(X, specs, feature_names)
             resolve_token_groups(blocks, self.token_groups, feature_names)
         device = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
         with torch_threads(self._threads(device)), seeded(device, seed):
-            data = self._tensors(X, blocks, clinical, device)
+            arrays, present, clin = self._arrays(X, blocks, clinical)
+            data = self._tensors(arrays, present, clin, device)
             data.time = torch.as_tensor(time).to(device)
             data.event = torch.as_tensor(event).to(device)
             data.host_time, data.host_event = time, event
-            train, validation = data, None
-            if self.early_stopping:
-                train, validation = self._split_validation(data, event, seed)
-            if warm:
-                module = copy.deepcopy(self.module_)  # the fitted one survives a failure
+            if self._single():
+                fitted = self._fit_single(data, blocks, clinical, seed, warm)
             else:
-                module = self._build_module(blocks, clinical)
-                if clinical is not None and self.clinical_linear == "cox":
-                    self._init_clinical_path(module, train, seed)
-                module = module.to(device)
-            history = train_module(
-                module,
-                train,
-                max_iter=self.max_iter,
-                batch_size=self.batch_size,
-                learning_rate=self.learning_rate_init,
-                weight_decay=self.weight_decay,
-                alignment_weight=self.alignment_weight,
-                ties=self.ties,
-                generator=torch.Generator().manual_seed(seed),
-                validation=validation,
-                n_iter_no_change=self.n_iter_no_change,
-                tol=self.tol,
-                verbose=self.verbose,
-                autocast_dtype=torch.bfloat16 if self.precision == "bfloat16" else None,
-                compiled=torch.compile(module) if self.compile else None,
-            )
-            risk = predict_log_risk(module, data).cpu().numpy().astype(np.float64)
+                names = [n for b in blocks + ([clinical] if clinical is not None else [])
+                         for n in b.feature_names_out(feature_names)]
+                is_clin = np.zeros(len(names), bool)
+                if clinical is not None:
+                    is_clin[-clinical.n_outputs:] = True
+                Z = self._design(arrays, clin)
+                fitted = self._fit_protocol(data, Z, is_clin, names, blocks, clinical, seed, warm)
+            risk = self._combine(fitted["offset_"], fitted["residual_weight_"], fitted["members_"],
+                                 data, Z if not self._single() else None)
         if not np.isfinite(risk).all():
             raise FloatingPointError(
                 "the trained network predicts NaN or inf on the training data; lower "
@@ -411,14 +438,44 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         baseline = BreslowEstimator().fit(risk, event, time)
 
         # Everything succeeded: only now replace the fitted state.
+        histories = fitted.pop("histories")
         self._blocks, self._clinical_block = blocks, clinical
-        self.module_ = module
+        self.__dict__.update(fitted)
+        self.module_ = fitted["members_"][0] if fitted["members_"] else None
         self.device_ = device
         self.modalities_ = [b.name for b in blocks]
         self._baseline_model = baseline
         self.unique_times_ = baseline.unique_times_
         self.cum_baseline_hazard_ = baseline.cum_baseline_hazard_
         self.baseline_survival_ = baseline.baseline_survival_
+        self._record_history(histories[0] if histories else _NO_TRAINING, warm)
+        self.member_best_epochs_ = [h["best_epoch"] for h in histories]
+        self.member_n_iter_ = [len(h["loss"]) for h in histories]
+        return self
+
+    def _residual_weights(self):
+        weights = np.asarray(self.residual_weights, dtype=np.float64).ravel()
+        if weights.size == 0 or not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError(
+                f"residual_weights must be a non-empty list of finite weights >= 0, got "
+                f"{self.residual_weights!r}"
+            )
+        return tuple(np.unique(weights))
+
+    def _check_members(self, warm):
+        if not self._single() and self.n_members > self.cv:
+            raise ValueError(
+                f"n_members={self.n_members} cannot exceed cv={self.cv}: member k trains on "
+                "the other inner folds and early-stops on fold k"
+            )
+        if warm and len(self.members_) != self.n_members:
+            raise ValueError(
+                f"warm_start: the fitted model has {len(self.members_)} member(s) but "
+                f"n_members={self.n_members}; set warm_start=False to refit"
+            )
+
+    def _record_history(self, history, warm):
+        """The training record of the first member (the only one of the plain network)."""
         previous = list(getattr(self, "loss_curve_", [])) if warm else []
         self.loss_curve_ = previous + history["loss"]
         self.n_iter_ = len(self.loss_curve_)
@@ -435,7 +492,107 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.best_validation_score_ = history["best_validation_score"]
         self.best_epoch_ = history["best_epoch"]
         self.interrupted_ = history["interrupted"]
-        return self
+
+    def _fit_single(self, data, blocks, clinical, seed, warm):
+        """The plain network: one member, early-stopped on a ``validation_fraction`` split."""
+        train, validation = data, None
+        if self.early_stopping:
+            train, validation = self._split_validation(data, data.host_event, seed)
+        if warm:
+            module = copy.deepcopy(self.members_[0])  # the fitted one survives a failure
+        else:
+            module = self._build_module(blocks, clinical)
+            if clinical is not None and self.clinical_linear == "cox":
+                self._init_clinical_path(module, train, seed)
+            module = module.to(data.present.device)
+        history = self._train(module, train, validation, seed)
+        return {"offset_": None, "residual_weight_": 1.0, "members_": [module],
+                "oof_risk_": None, "inner_fold_": None, "residual_cv_": None,
+                "histories": [history]}
+
+    def _fit_protocol(self, data, Z, is_clin, names, blocks, clinical, seed, warm):
+        """Cross-fitted linear offset, K-fold members as its residual, w on out-of-fold C."""
+        event, time = data.host_event, data.host_time
+        fold = inner_folds(event, self.cv, seed)
+        offset, offset_oof = None, np.zeros(len(data))
+        if self.offset == "coxnet":
+            offset, offset_oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names)
+        elif self.offset == "clinical-ridge":
+            offset, offset_oof = fit_clinical_ridge_offset(
+                Z, is_clin, event, time, fold, names, alpha=self.clinical_ridge, ties=self.ties
+            )
+        if offset is not None:
+            data.offset = torch.as_tensor(offset_oof, dtype=torch.float32).to(data.present.device)
+
+        members, histories = [], []
+        residual_oof = np.full(len(data), np.nan)
+        # all residual weights 0 (and an offset): the linear model alone, no network to train
+        n_members = 0 if offset is not None and max(self._residual_weights()) == 0 else self.n_members
+        for k in range(n_members):
+            in_k = fold == k
+            train = data.take(torch.as_tensor(np.flatnonzero(~in_k)))
+            held_out = data.take(torch.as_tensor(np.flatnonzero(in_k)))
+            if warm:
+                module = copy.deepcopy(self.members_[k])
+            else:
+                module = self._build_module(blocks, clinical)
+                if offset is not None:
+                    nn.init.zeros_(module.head[-1].weight)  # f = 0: training starts at the offset
+                elif clinical is not None and self.clinical_linear == "cox":
+                    self._init_clinical_path(module, train, seed + k)
+                module = module.to(data.present.device)
+            history = self._train(module, train, held_out if self.early_stopping else None, seed + k)
+            held_out.offset = None
+            residual_oof[in_k] = predict_log_risk(module, held_out).cpu().numpy()
+            members.append(module)
+            histories.append(history)
+
+        scored = np.isin(fold, np.arange(n_members))
+        if n_members == 0:
+            weight, table = 0.0, None
+        elif offset is None:
+            weight, table = 1.0, None
+        else:
+            weight, table = choose_residual_weight(
+                fold[scored], event[scored], time[scored], offset_oof[scored], residual_oof[scored],
+                weights=self._residual_weights(),
+            )
+        # patients of folds without a member have only their offset (NaN without one)
+        oof = offset_oof + weight * np.where(scored, residual_oof, 0.0)
+        if offset is None:
+            oof[~scored] = np.nan
+        return {"offset_": offset, "residual_weight_": weight, "members_": members,
+                "oof_risk_": oof, "inner_fold_": fold, "residual_cv_": table,
+                "histories": histories}
+
+    def _train(self, module, train, validation, seed):
+        return train_module(
+            module,
+            train,
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate_init,
+            weight_decay=self.weight_decay,
+            alignment_weight=self.alignment_weight,
+            ties=self.ties,
+            generator=torch.Generator().manual_seed(seed),
+            validation=validation,
+            n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
+            verbose=self.verbose,
+            autocast_dtype=torch.bfloat16 if self.precision == "bfloat16" else None,
+            compiled=torch.compile(module) if self.compile else None,
+        )
+
+    @staticmethod
+    def _combine(offset, weight, members, data, Z):
+        """Final log-risk: ``offset(x) + w * mean over members of f_k(x)`` (float64)."""
+        data.offset = None
+        risk = np.zeros(len(data)) if offset is None else offset.predict(Z)
+        if weight != 0:
+            f = torch.stack([predict_log_risk(m, data) for m in members]).mean(0)
+            risk = risk + weight * f.cpu().numpy().astype(np.float64)
+        return risk
 
     def _threads(self, device):
         if self.n_threads is None and device.type == "cpu":
@@ -458,10 +615,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         )
         if not event[idx_train].any():
             raise ValueError("early_stopping: the training part has no event; use early_stopping=False")
-        train, val = data.take(torch.as_tensor(idx_train)), data.take(torch.as_tensor(idx_val))
-        train.host_time, train.host_event = data.host_time[idx_train], data.host_event[idx_train]
-        val.host_time, val.host_event = data.host_time[idx_val], data.host_event[idx_val]
-        return train, val
+        return data.take(torch.as_tensor(idx_train)), data.take(torch.as_tensor(idx_val))
 
     def _build_module(self, blocks, clinical):
         return CAMLIFNet(**self._network_kwargs(blocks, clinical))
@@ -531,12 +685,13 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         -------
         ndarray of float64, shape (n_samples,)
         """
-        check_is_fitted(self, "module_")
+        check_is_fitted(self, "members_")
         X = self._check_X(X, reset=False)
         with torch_threads(self._threads(self.device_)):
-            data = self._tensors(X, self._blocks, self._clinical_block, self.device_)
-            risk = predict_log_risk(self.module_, data)
-        return risk.cpu().numpy().astype(np.float64)
+            arrays, present, clin = self._arrays(X, self._blocks, self._clinical_block)
+            data = self._tensors(arrays, present, clin, self.device_)
+            Z = self._design(arrays, clin) if self.offset_ is not None else None
+            return self._combine(self.offset_, self.residual_weight_, self.members_, data, Z)
 
     def predict_cumulative_hazard_function(self, X, return_array=False):
         """Cumulative hazard functions ``H(t | x) = H_0(t) exp(f(x))``.
@@ -548,7 +703,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             True returns the values at ``unique_times_``, shape (n_samples, n_times);
             False an array of :class:`sksurv.functions.StepFunction`.
         """
-        check_is_fitted(self, "module_")
+        check_is_fitted(self, "members_")
         return self._predict_cumulative_hazard_function(self._baseline_model, self.predict(X), return_array)
 
     def predict_survival_function(self, X, return_array=False):
@@ -561,16 +716,17 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             True returns the values at ``unique_times_``, shape (n_samples, n_times);
             False an array of :class:`sksurv.functions.StepFunction`.
         """
-        check_is_fitted(self, "module_")
+        check_is_fitted(self, "members_")
         return self._predict_survival_function(self._baseline_model, self.predict(X), return_array)
 
     # -- persistence ------------------------------------------------------------------------
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the live __dict__ must keep module_
         state["_sksurv_camlif_version"] = __version__
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = module_state_to_cpu(module)
+        state.pop("module_", None)  # members_[0]
+        members = state.pop("members_", None)
+        if members is not None:
+            state["_member_states"] = [module_state_to_cpu(m) for m in members]
             state["_module_kwargs"] = self._network_kwargs(self._blocks, self._clinical_block)
             state["device_"] = str(self.device_)
         return state
@@ -584,12 +740,16 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=2,
             )
-        module_state = state.pop("_module_state", None)
+        member_states = state.pop("_member_states", None)
         module_kwargs = state.pop("_module_kwargs", None)
         super().__setstate__(state)
-        if module_state is not None:
+        if member_states is not None:
             device = restore_device(state["device_"])
-            module = CAMLIFNet(**module_kwargs)
-            module.load_state_dict(module_state)
-            self.module_ = module.to(device).eval()
+            members = []
+            for member_state in member_states:
+                module = CAMLIFNet(**module_kwargs)
+                module.load_state_dict(member_state)
+                members.append(module.to(device).eval())
+            self.members_ = members
+            self.module_ = members[0] if members else None
             self.device_ = device

@@ -49,6 +49,30 @@ class FittedBlock:
     def present(self, X):
         return ~_block_missing(_take(X, self.columns))
 
+    def feature_names_out(self, feature_names=None):
+        """Names of the block's outputs, prefixed ``"<block>__"``.
+
+        From the transformer's ``get_feature_names_out`` where it has one, else the input
+        column names (passthrough) or ``x<position>``.
+        """
+        inputs = (
+            np.asarray(feature_names, dtype=object)[self.columns]
+            if feature_names is not None
+            else np.array([f"x{j}" for j in self.columns], dtype=object)
+        )
+        names = None
+        if isinstance(self.transformer, str):
+            names = inputs
+        elif hasattr(self.transformer, "get_feature_names_out"):
+            try:
+                names = np.asarray(self.transformer.get_feature_names_out(inputs), dtype=object)
+            except (AttributeError, ValueError, TypeError):
+                names = None
+        if names is None or len(names) != self.n_outputs:
+            names = [f"x{i}" for i in range(self.n_outputs)]
+        prefix = "clinical" if self.is_clinical else self.name
+        return np.array([f"{prefix}__{n}" for n in names], dtype=object)
+
     def transform(self, X, present=None):
         """Return float32 (n, n_outputs) standardised values; absent rows hold NaN."""
         sub = _take(X, self.columns)

@@ -16,7 +16,11 @@ __all__ = ["SurvivalTensors", "event_balanced_batches", "train_module", "predict
 
 @dataclass
 class SurvivalTensors:
-    """Model inputs and targets, already on the training device (moved once)."""
+    """Model inputs and targets, already on the training device (moved once).
+
+    ``offset`` (optional, shape (n,)) is a fixed per-patient log-risk added to the
+    network's output (the cross-fitted linear model the network is a residual of).
+    """
 
     blocks: List[torch.Tensor]
     present: torch.Tensor
@@ -25,19 +29,41 @@ class SurvivalTensors:
     event: Optional[torch.Tensor] = None
     host_time: Optional[np.ndarray] = None  # targets kept on the host for the C-index
     host_event: Optional[np.ndarray] = None
+    offset: Optional[torch.Tensor] = None
 
     def __len__(self):
         return self.present.shape[0]
 
-    def take(self, idx):
+    def take(self, idx, host=True):
+        """The rows ``idx`` (index tensor, slice or boolean mask) of every field.
+
+        ``host=False`` leaves the host targets out (None): indexing them with a device
+        tensor would synchronise with the host, which a training step must not do.
+        """
+
         def t(x):
             return None if x is None else x[idx]
 
-        return SurvivalTensors([b[idx] for b in self.blocks], self.present[idx], t(self.clinical),
-                               t(self.time), t(self.event))
+        host_idx = None
+        if host:
+            host_idx = idx.cpu().numpy() if isinstance(idx, torch.Tensor) else idx
+        return SurvivalTensors(
+            [b[idx] for b in self.blocks],
+            self.present[idx],
+            t(self.clinical),
+            t(self.time),
+            t(self.event),
+            None if self.host_time is None or not host else self.host_time[host_idx],
+            None if self.host_event is None or not host else self.host_event[host_idx],
+            t(self.offset),
+        )
 
     def forward(self, module):
         return module(self.blocks, self.present, self.clinical)
+
+    def with_offset(self, log_risk):
+        """The network's log-risk plus this data's offset (if any)."""
+        return log_risk if self.offset is None else log_risk + self.offset
 
 
 def event_balanced_batches(event, batch_size, generator):
@@ -74,13 +100,13 @@ def event_balanced_batches(event, batch_size, generator):
 
 @torch.no_grad()
 def predict_log_risk(module, data, chunk_size=8192):
-    """Log-risk of every sample, in eval mode, in chunks to bound memory."""
+    """Log-risk of every sample (plus its offset, if any), in eval mode, in chunks."""
     was_training = module.training
     module.eval()
     try:
         out = [
-            data.take(slice(i, i + chunk_size)).forward(module).log_risk.float()
-            for i in range(0, len(data), chunk_size)
+            chunk.with_offset(chunk.forward(module).log_risk.float())
+            for chunk in (data.take(slice(i, i + chunk_size)) for i in range(0, len(data), chunk_size))
         ]
     finally:
         module.train(was_training)
@@ -155,10 +181,10 @@ def train_module(
             order = order.to(train.present.device, non_blocking=True)
             total = torch.zeros((), device=train.present.device)
             for idx in torch.split(order, sizes):
-                batch = train.take(idx)
+                batch = train.take(idx, host=False)
                 with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                     out = batch.forward(forward_module)
-                loss = cox_ph_loss(out.log_risk.float(), batch.time, batch.event, ties=ties)
+                loss = cox_ph_loss(batch.with_offset(out.log_risk.float()), batch.time, batch.event, ties=ties)
                 if use_alignment:
                     loss = loss + alignment_weight * alignment_loss(
                         out.original.float(), out.enhanced.float(), batch.present

@@ -1,0 +1,267 @@
+"""The fitting protocol around the network: inner folds, a cross-fitted linear Cox offset,
+and the residual weight chosen on out-of-fold predictions.
+
+Knows no estimator: plain arrays in, plain arrays and small fitted objects out. The
+estimator calls, in order,
+
+1. :func:`inner_folds` -- one stratified K-fold assignment of the training patients, shared
+   by the offset's penalty choice, its cross-fitting and the network members;
+2. :func:`fit_coxnet_offset` or :func:`fit_clinical_ridge_offset` -- the linear model refitted
+   on all training patients (used at predict time) and its out-of-fold linear predictor
+   (the offset the members train on: no patient's offset was fitted on that patient);
+3. :func:`choose_residual_weight` -- w in ``log-risk = offset + w * f`` from every training
+   patient's out-of-fold prediction, with a one-standard-error rule toward w = 0.
+"""
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
+from sksurv.metrics import concordance_index_censored
+
+__all__ = [
+    "LinearOffset",
+    "inner_folds",
+    "fit_coxnet_offset",
+    "fit_clinical_ridge_offset",
+    "choose_residual_weight",
+]
+
+#: Relative penalty of the clinical columns tried by the Coxnet offset (1: no preference).
+CLINICAL_PENALTIES = (1.0, 0.1)
+RESIDUAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+
+
+@dataclass
+class LinearOffset:
+    """A fitted linear Cox model on the standardised block outputs.
+
+    Attributes
+    ----------
+    kind : str
+        "coxnet" or "clinical-ridge".
+    coef_ : ndarray, shape (n_features,)
+        Coefficients on the (standardised) outputs of the blocks, in the order of
+        ``feature_names_``; zero for columns the model does not use.
+    feature_names_ : ndarray of str
+    alpha_ : float
+        Penalty chosen (Coxnet: by inner CV; ridge: the given one).
+    clinical_penalty_ : float or None
+        Relative penalty of the clinical columns chosen by inner CV (Coxnet only).
+    cv_results_ : dict
+        Coxnet only: ``alphas`` per clinical penalty and the mean inner C of each
+        (``mean_c``, shape (n_penalties, n_alphas)).
+    """
+
+    kind: str
+    coef_: np.ndarray
+    feature_names_: np.ndarray
+    alpha_: float
+    clinical_penalty_: float = None
+    cv_results_: dict = field(default_factory=dict)
+
+    def predict(self, Z):
+        """Linear predictor ``Z @ coef_``, shape (n,)."""
+        return np.asarray(Z, dtype=np.float64) @ self.coef_
+
+
+def inner_folds(event, n_folds, seed):
+    """Fold index (0..n_folds-1) of every patient, stratified by event when possible."""
+    event = np.asarray(event, bool)
+    n = len(event)
+    if n < 2 * n_folds:
+        raise ValueError(f"cv={n_folds} inner folds need at least {2 * n_folds} samples, got {n}")
+    stratify = min(event.sum(), (~event).sum()) >= n_folds
+    splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    fold = np.empty(n, dtype=np.intp)
+    labels = event if stratify else np.zeros(n, bool)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(n), labels)):
+        fold[test] = k
+    for k in range(n_folds):
+        if not event[fold != k].any():
+            raise ValueError(f"inner fold {k}: its training part has no event; use a smaller cv")
+    return fold
+
+
+def _surv(event, time):
+    y = np.empty(len(event), dtype=[("event", bool), ("time", np.float64)])
+    y["event"], y["time"] = event, time
+    return y
+
+
+def _cindex(event, time, risk):
+    if not event.any():
+        return np.nan
+    return concordance_index_censored(event, time, risk)[0]
+
+
+def _coxnet_path(Z, y, alphas, penalty, l1_ratio, alpha_min_ratio, n_alphas):
+    with warnings.catch_warnings():
+        # the first alphas of a path zero every coefficient by construction
+        warnings.simplefilter("ignore", UserWarning)
+        return CoxnetSurvivalAnalysis(
+            alphas=alphas,
+            n_alphas=n_alphas,
+            alpha_min_ratio=alpha_min_ratio,
+            l1_ratio=l1_ratio,
+            penalty_factor=penalty,
+        ).fit(Z, y)
+
+
+def fit_coxnet_offset(
+    Z,
+    is_clinical,
+    event,
+    time,
+    fold,
+    feature_names,
+    *,
+    l1_ratio=0.5,
+    clinical_penalties=CLINICAL_PENALTIES,
+    n_alphas=30,
+    alpha_min_ratio=0.01,
+    alphas=None,
+):
+    """Elastic-net Cox offset: alpha and the clinical penalty chosen by inner CV, cross-fitted.
+
+    For each relative penalty r of the clinical columns, a path of ``n_alphas`` alphas is
+    fitted on all patients (its alphas are the grid) and on each fold's training part; the
+    (r, alpha) with the highest mean Harrell's C over the held-out folds is kept. The
+    out-of-fold linear predictor at that (r, alpha) is the offset of the training patients;
+    the all-patient path at that (r, alpha) is the model used at predict time.
+
+    Parameters
+    ----------
+    Z : ndarray, shape (n, p)
+        Standardised block outputs (absent modalities at 0, the training mean).
+    is_clinical : ndarray of bool, shape (p,)
+    event, time : ndarray, shape (n,)
+    fold : ndarray of int, shape (n,), from :func:`inner_folds`
+    feature_names : array of str, shape (p,)
+    alphas : array of float, optional
+        A fixed grid instead of each all-patient path's own.
+
+    Returns
+    -------
+    offset : LinearOffset
+    oof : ndarray, shape (n,), the out-of-fold linear predictor
+
+    Notes
+    -----
+    The choice of (r, alpha) sees every fold's held-out C (as ``cv.glmnet``'s
+    pre-validated predictions do); the coefficients that predict a patient never do.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    y = _surv(event, time)
+    n_folds = int(fold.max()) + 1
+    penalties = clinical_penalties if is_clinical.any() and not is_clinical.all() else (1.0,)
+    best = None
+    cv_results = {"clinical_penalties": [], "alphas": [], "mean_c": []}
+    for r in penalties:
+        penalty = np.where(is_clinical, r, 1.0)
+        try:
+            full = _coxnet_path(Z, y, alphas, penalty, l1_ratio, alpha_min_ratio, n_alphas)
+        except (ValueError, ArithmeticError) as exc:
+            warnings.warn(f"Coxnet offset path with clinical penalty {r} failed: {exc}", UserWarning)
+            continue
+        alphas = full.alphas_
+        scores = np.full((n_folds, len(alphas)), np.nan)
+        oof = np.zeros((len(Z), len(alphas)))
+        for k in range(n_folds):
+            tr, te = fold != k, fold == k
+            try:
+                part = _coxnet_path(Z[tr], y[tr], alphas, penalty, l1_ratio, alpha_min_ratio, n_alphas)
+            except (ValueError, ArithmeticError):
+                continue  # this fold scores NaN for r; nanmean below
+            oof[te] = Z[te] @ part.coef_
+            for j in range(len(alphas)):
+                scores[k, j] = _cindex(event[te], time[te], oof[te, j])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean_c = np.nanmean(scores, axis=0)
+        cv_results["clinical_penalties"].append(r)
+        cv_results["alphas"].append(alphas)
+        cv_results["mean_c"].append(mean_c)
+        if np.isnan(mean_c).all():
+            continue
+        j = int(np.nanargmax(mean_c))
+        if best is None or mean_c[j] > best[0]:
+            best = (mean_c[j], r, alphas[j], full.coef_[:, j], oof[:, j])
+    if best is None:
+        raise ValueError(
+            "the Coxnet offset could not be fitted for any clinical penalty; use "
+            "offset='clinical-ridge' or offset=None"
+        )
+    _, r, alpha, coef, oof = best
+    offset = LinearOffset(
+        "coxnet",
+        np.asarray(coef, np.float64).copy(),
+        np.asarray(feature_names, dtype=object),
+        float(alpha),
+        float(r),
+        {k: np.asarray(v) for k, v in cv_results.items()},
+    )
+    return offset, oof.copy()
+
+
+def _ridge_coef(Zc, y, alpha, ties):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        coef = CoxPHSurvivalAnalysis(alpha=alpha, ties=ties).fit(Zc, y).coef_
+    return coef if np.isfinite(coef).all() else np.zeros(Zc.shape[1])
+
+
+def fit_clinical_ridge_offset(Z, is_clinical, event, time, fold, feature_names, *, alpha=1.0, ties="breslow"):
+    """Ridge Cox offset on the clinical columns only, cross-fitted on the folds.
+
+    Same inputs and outputs as :func:`fit_coxnet_offset`; the coefficients of the
+    modality columns are 0.
+    """
+    if not is_clinical.any():
+        raise ValueError("offset='clinical-ridge' needs a clinical block")
+    Z = np.asarray(Z, dtype=np.float64)
+    Zc = Z[:, is_clinical]
+    y = _surv(event, time)
+    oof = np.zeros(len(Z))
+    for k in range(int(fold.max()) + 1):
+        tr, te = fold != k, fold == k
+        oof[te] = Zc[te] @ _ridge_coef(Zc[tr], y[tr], alpha, ties)
+    coef = np.zeros(Z.shape[1])
+    coef[is_clinical] = _ridge_coef(Zc, y, alpha, ties)
+    return LinearOffset("clinical-ridge", coef, np.asarray(feature_names, dtype=object), float(alpha)), oof
+
+
+def choose_residual_weight(fold, event, time, offset_oof, residual_oof, weights=RESIDUAL_WEIGHTS):
+    """Choose w in ``offset + w * f`` on the out-of-fold predictions of all patients.
+
+    Each fold is scored by Harrell's C of its own out-of-fold ``offset + w * f``; the
+    weight with the best mean over folds is found, then the smallest weight whose paired
+    deficit to it (over folds) is within one standard error is kept: where the network
+    adds nothing measurable, w = 0 and the estimator is the linear model.
+
+    Returns
+    -------
+    w : float
+    table : dict with ``weights`` and ``fold_c`` (shape (n_folds, n_weights))
+    """
+    n_folds = int(fold.max()) + 1
+    fold_c = np.full((n_folds, len(weights)), np.nan)
+    for k in range(n_folds):
+        te = fold == k
+        for j, w in enumerate(weights):
+            fold_c[k, j] = _cindex(event[te], time[te], offset_oof[te] + w * residual_oof[te])
+    ok = ~np.isnan(fold_c).any(axis=1)
+    table = {"weights": np.asarray(weights, float), "fold_c": fold_c}
+    if not ok.any():
+        return float(min(weights)), table
+    c = fold_c[ok]
+    best = int(np.argmax(c.mean(axis=0)))
+    deficit = c[:, best][:, None] - c
+    se = deficit.std(axis=0, ddof=1) / np.sqrt(len(c)) if len(c) > 1 else np.zeros(len(weights))
+    order = np.argsort(weights)
+    for j in order:
+        if deficit[:, j].mean() <= se[j]:
+            return float(weights[j]), table
+    return float(weights[best]), table

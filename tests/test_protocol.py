@@ -1,0 +1,204 @@
+"""The fitting protocol: inner folds, the cross-fitted linear offset, the residual weight,
+and how the estimator puts them together (offset + w * mean of the members)."""
+
+import pickle
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+from sksurv.datasets import load_breast_cancer
+from sksurv.linear_model import CoxnetSurvivalAnalysis
+from sksurv.util import Surv
+
+from sksurv_camlif import CAMLIFSurvival
+from sksurv_camlif.protocol import (
+    choose_residual_weight,
+    fit_clinical_ridge_offset,
+    fit_coxnet_offset,
+    inner_folds,
+)
+
+TINY = dict(d_model=8, n_heads=2, hidden_size=16, n_encoder_layers=1, n_tokens=2,
+            max_iter=3, device="cpu", n_threads=1, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def design():
+    """A linear Cox truth on 6 columns, 2 of them clinical; 240 patients."""
+    rng = np.random.default_rng(0)
+    n, p = 240, 6
+    Z = rng.standard_normal((n, p))
+    eta = Z @ np.array([0.8, -0.5, 0.0, 0.3, 0.6, 0.0])
+    t = rng.exponential(np.exp(-eta))
+    c = rng.exponential(1.5, n)
+    event, time = t <= c, np.minimum(t, c)
+    is_clin = np.array([False] * 4 + [True] * 2)
+    names = np.array([f"f{j}" for j in range(p)])
+    return Z, is_clin, event, time, names
+
+
+@pytest.fixture(scope="module")
+def breast():
+    X, y = load_breast_cancer()
+    genes = [c for c in X.columns if c.startswith("X")]
+    X = X[genes[:20] + ["age", "size"]].astype(float)
+    return X, y, genes[:20]
+
+
+def _est(genes, **params):
+    spec = [("a", "passthrough", genes[:10]), ("b", "passthrough", genes[10:])]
+    return CAMLIFSurvival(spec, clinical=["age", "size"], **{**TINY, **params})
+
+
+def test_inner_folds_stratified_and_complete(design):
+    _, _, event, _, _ = design
+    fold = inner_folds(event, 5, seed=0)
+    assert set(fold) == set(range(5))
+    rates = [event[fold == k].mean() for k in range(5)]
+    assert max(rates) - min(rates) < 0.05
+    assert_array_equal(fold, inner_folds(event, 5, seed=0))
+
+
+def test_inner_folds_too_few_samples():
+    with pytest.raises(ValueError, match="cv=5 inner folds need at least 10 samples"):
+        inner_folds(np.ones(8, bool), 5, seed=0)
+
+
+def test_offset_does_not_leak_labels_of_a_fold(design):
+    """A patient's offset comes from a model that never saw that patient's fold: shuffling
+    the labels of fold k leaves the offsets of fold k unchanged (fixed alpha, so the
+    penalty choice does not depend on the labels either)."""
+    Z, is_clin, event, time, names = design
+    fold = inner_folds(event, 5, seed=0)
+    kw = dict(alphas=[0.05], clinical_penalties=(1.0,))
+    _, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, **kw)
+    k = 2
+    idx = np.flatnonzero(fold == k)
+    perm = np.random.default_rng(1).permutation(idx)
+    event2, time2 = event.copy(), time.copy()
+    event2[idx], time2[idx] = event[perm], time[perm]
+    _, oof2 = fit_coxnet_offset(Z, is_clin, event2, time2, fold, names, **kw)
+    assert_allclose(oof2[idx], oof[idx], rtol=0, atol=1e-12)
+    assert not np.allclose(oof2[fold != k], oof[fold != k])  # the other folds did see them
+
+
+def test_coxnet_offset_refit_matches_sksurv(design):
+    Z, is_clin, event, time, names = design
+    fold = inner_folds(event, 5, seed=0)
+    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names)
+    r = offset.clinical_penalty_
+    assert r in (1.0, 0.1)
+    ref = CoxnetSurvivalAnalysis(l1_ratio=0.5, alpha_min_ratio=0.01, n_alphas=30,
+                                 penalty_factor=np.where(is_clin, r, 1.0))
+    ref.fit(Z, Surv.from_arrays(event, time))
+    assert_allclose(offset.predict(Z), ref.predict(Z, alpha=offset.alpha_) + ref._get_coef(offset.alpha_)[1],
+                    atol=1e-8)
+    # the chosen alpha is the best of the inner-CV table
+    mean_c = offset.cv_results_["mean_c"]
+    assert np.nanmax(mean_c) == pytest.approx(
+        mean_c[list(offset.cv_results_["clinical_penalties"]).index(r)][
+            list(offset.cv_results_["alphas"][list(offset.cv_results_["clinical_penalties"]).index(r)]).index(offset.alpha_)])
+    # a truth with signal: the out-of-fold predictor is informative, coefficients are named
+    from sksurv.metrics import concordance_index_censored
+    assert concordance_index_censored(event, time, oof)[0] > 0.6
+    assert list(offset.feature_names_) == list(names)
+
+
+def test_clinical_ridge_offset_uses_only_clinical_columns(design):
+    Z, is_clin, event, time, names = design
+    fold = inner_folds(event, 5, seed=0)
+    offset, oof = fit_clinical_ridge_offset(Z, is_clin, event, time, fold, names)
+    assert_array_equal(offset.coef_[~is_clin], 0)
+    assert (offset.coef_[is_clin] != 0).all()
+    with pytest.raises(ValueError, match="needs a clinical block"):
+        fit_clinical_ridge_offset(Z, np.zeros(6, bool), event, time, fold, names)
+
+
+def test_residual_weight_one_se_rule(design):
+    _, _, event, time, _ = design
+    fold = inner_folds(event, 5, seed=0)
+    rng = np.random.default_rng(0)
+    offset = -time + rng.normal(0, 2, len(time))  # informative but noisy
+    w, table = choose_residual_weight(fold, event, time, offset, rng.normal(size=len(time)))
+    assert w == 0.0  # pure noise adds nothing measurable
+    assert table["fold_c"].shape == (5, 4)
+    w, _ = choose_residual_weight(fold, event, time, offset, -5 * time)
+    assert w == 1.0  # a residual that carries the truth is taken in full
+
+
+def test_linear_only_predictions_are_the_offset_exactly(breast):
+    X, y, genes = breast
+    est = _est(genes, residual_weights=[0]).fit(X, y)
+    assert est.members_ == [] and est.residual_weight_ == 0.0
+    # the design, rebuilt by hand: standardised block outputs (passthrough) and clinical
+    cols = genes[:10] + genes[10:] + ["age", "size"]
+    Z = X[cols].to_numpy()
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    assert_allclose(est.predict(X), Z @ est.offset_.coef_, rtol=1e-5, atol=1e-5)
+    assert list(est.offset_.feature_names_[-2:]) == ["clinical__age", "clinical__size"]
+
+
+def test_weight_zero_among_candidates_equals_linear_model(breast):
+    """Whatever the members learnt, w = 0 means the linear model's predictions exactly."""
+    X, y, genes = breast
+    full = _est(genes, residual_weights=[0.0, 1.0]).fit(X, y)
+    linear = _est(genes, residual_weights=[0]).fit(X, y)
+    assert len(full.members_) == 5
+    full.residual_weight_ = 0.0
+    assert_array_equal(full.predict(X), linear.predict(X))
+
+
+def test_protocol_attributes(breast):
+    X, y, genes = breast
+    est = _est(genes, n_members=3).fit(X, y)
+    assert len(est.members_) == 3 and est.module_ is est.members_[0]
+    assert est.oof_risk_.shape == (len(X),) and np.isfinite(est.oof_risk_).all()
+    assert set(est.inner_fold_) == set(range(5))
+    assert est.residual_weight_ in (0.0, 0.25, 0.5, 1.0)
+    assert len(est.member_best_epochs_) == 3
+    assert est.residual_cv_["fold_c"].shape == (3, 4)
+    # the residual head starts at 0: a member that kept its initial weights adds nothing
+    assert est.offset_.kind == "coxnet"
+
+
+def test_members_cannot_exceed_folds(breast):
+    X, y, genes = breast
+    with pytest.raises(ValueError, match="n_members=6 cannot exceed cv=5"):
+        _est(genes, n_members=6).fit(X, y)
+    assert not hasattr(_est(genes), "members_")
+
+
+@pytest.mark.parametrize("weights", [[], [-1.0], [np.nan]])
+def test_bad_residual_weights(breast, weights):
+    X, y, genes = breast
+    with pytest.raises(ValueError, match="residual_weights must be"):
+        _est(genes, residual_weights=weights).fit(X, y)
+
+
+def test_plain_network_reproduces_single_member_fit(breast):
+    """offset=None, n_members=1 is the paper's network with its own validation split."""
+    X, y, genes = breast
+    est = _est(genes, offset=None, n_members=1, max_iter=4).fit(X, y)
+    assert est.offset_ is None and est.oof_risk_ is None and len(est.members_) == 1
+    assert len(est.validation_scores_) == est.n_iter_
+
+
+def test_pickle_grid_search_cross_validate_warm_start(breast):
+    X, y, genes = breast
+    est = _est(genes, n_members=2).fit(X, y)
+    clone = pickle.loads(pickle.dumps(est))
+    assert_array_equal(clone.predict(X), est.predict(X))
+    assert len(clone.members_) == 2
+    res = cross_validate(_est(genes, n_members=2), X, y, cv=KFold(2, shuffle=True, random_state=0))
+    assert np.all((res["test_score"] > 0.4) & (res["test_score"] < 0.9))
+    grid = GridSearchCV(_est(genes, n_members=2), {"residual_weights": [[0], [0, 1]]},
+                        cv=KFold(2, shuffle=True, random_state=0)).fit(X, y)
+    assert grid.best_params_["residual_weights"] in ([0], [0, 1])
+    warm = _est(genes, n_members=2, warm_start=True).fit(X, y)
+    n = warm.n_iter_
+    warm.fit(X, y)
+    assert warm.n_iter_ == n + 3
+    with pytest.raises(ValueError, match="has 2 member"):
+        warm.set_params(n_members=3).fit(X, y)
+    assert len(warm.members_) == 2  # a failed warm fit keeps the fitted model
