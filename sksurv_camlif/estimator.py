@@ -20,7 +20,7 @@ from ._version import __version__
 from .device import module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
-from .protocol import RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
+from .protocol import CLINICAL_PENALTIES, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
 from .training import SurvivalTensors, predict_log_risk, train_module
 
 __all__ = ["CAMLIFSurvival"]
@@ -60,6 +60,30 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     enhanced representations; the clinical block joins at the head. Trained with the Cox
     partial likelihood plus an alignment loss (An et al., 2025 [1]_).
 
+    By default the network is the *residual* of a linear model, so that the estimator starts
+    from the best linear Cox model the data support and keeps only what the network
+    measurably adds::
+
+        log-risk(x) = offset(x) + w * mean_k f_k(x)
+
+    1. ``offset``: an elastic-net Cox model (scikit-survival's
+       :class:`~sksurv.linear_model.CoxnetSurvivalAnalysis`, ``l1_ratio=0.5``) on every
+       standardised block output plus the clinical block; ``alpha`` (a 30-value path) and
+       the relative penalty of the clinical columns (1 or 0.1) are chosen by ``cv``-fold
+       inner cross-validation (mean held-out Harrell's C). An absent modality enters it at
+       the block's training mean. Its out-of-fold linear predictor is the offset the
+       members train on (no patient's offset was fitted on that patient); at predict time
+       the model refitted on all training data is used.
+    2. ``n_members`` CA-MLIF networks f_k: member k trains on the other inner folds and
+       early-stops on fold k, its risk head starting at 0 (training starts exactly at the
+       linear model).
+    3. ``w`` is chosen among ``residual_weights`` from every fold's out-of-fold C with a
+       one-standard-error rule toward 0: where the network adds nothing measurable, the
+       estimator *is* the linear model.
+
+    ``offset=None, n_members=1`` is the paper's plain network (one network, early-stopped
+    on a ``validation_fraction`` split), as before this protocol existed.
+
     Parameters
     ----------
     modalities : list of (str, transformer, columns) tuples
@@ -97,8 +121,26 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         Cox model fitted on the clinical block of the training part (so the network starts
         as that Cox model and learns what the modalities add); "zero" starts it at 0; "none"
         leaves it out (clinical data then enter only through the head MLP).
+        With an offset the path starts at 0 ("cox" acts as "zero"): the offset holds the
+        linear model.
     clinical_ridge : float, default=1.0
-        Ridge penalty of that initial Cox fit (scikit-survival's ``alpha``).
+        Ridge penalty of that initial Cox fit (scikit-survival's ``alpha``), and of the
+        ``offset="clinical-ridge"`` model.
+    offset : {"coxnet", "clinical-ridge"} or None, default="coxnet"
+        The linear model the network is a residual of: the elastic-net Cox model above,
+        a ridge Cox model of the clinical block (penalty ``clinical_ridge``), or none.
+    n_members : int, default=5
+        Networks trained, member k on the inner folds other than k (at most ``cv``). With
+        ``offset=None`` and 1, the plain network with its own validation split.
+    cv : int, default=5
+        Inner folds (stratified by event) of the offset's penalty choice, its
+        cross-fitting and the members.
+    clinical_penalties : array-like of float, default=(1, 0.1)
+        Relative penalties of the clinical columns tried by the Coxnet offset (1: as the
+        other columns; 0: unpenalised); the inner CV chooses one.
+    residual_weights : array-like of float, default=(0, 0.25, 0.5, 1)
+        Candidate weights w of the network's part. ``[0]`` fits the linear model only (no
+        network is trained); a single value fixes w.
     alignment_weight : float, default=0.5
         Weight alpha of the alignment loss (eq. 7); 0 is the "without alignment" ablation.
     ties : {"breslow", "efron"}, default="breslow"
@@ -137,13 +179,32 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     verbose : int, default=0
         1 shows a progress bar with the loss and the validation C-index.
     warm_start : bool, default=False
-        Continue training the fitted network (keeping the fitted block transformers; the
-        optimizer starts afresh) instead of refitting from scratch.
+        Continue training the fitted members (keeping the fitted block transformers; the
+        optimizer starts afresh) instead of refitting from scratch; the inner folds, the
+        offset and w are refitted on the given data.
 
     Attributes
     ----------
-    module_ : CAMLIFNet
-        The trained network (on ``device_``).
+    offset_ : LinearOffset or None
+        The linear model refitted on all training data: ``coef_`` on the standardised
+        block outputs named by ``feature_names_``, the chosen ``alpha_`` and
+        ``clinical_penalty_``, the inner-CV table ``cv_results_``.
+    members_ : list of CAMLIFNet
+        The trained networks (on ``device_``); empty when ``residual_weights=[0]``.
+    module_ : CAMLIFNet or None
+        ``members_[0]``.
+    residual_weight_ : float
+        The chosen w (1 without an offset).
+    residual_cv_ : dict or None
+        ``weights`` and the held-out C of each inner fold for each (``fold_c``).
+    oof_risk_ : ndarray of shape (n_samples,) or None
+        Out-of-fold log-risk of every training patient (offset and member that never saw
+        the patient), for stacking and calibration; None for the plain network.
+    inner_fold_ : ndarray of int or None
+        Inner fold of every training patient.
+    member_best_epochs_, member_n_iter_ : list of int
+        Per member, the epoch whose weights were kept (0: the initial ones) and the
+        epochs run.
     device_ : torch.device
     modalities_ : list of str
         Names of the modality blocks used.
@@ -151,7 +212,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
         Defined when X has string column names.
     n_iter_ : int
-        Epochs run.
+        Epochs run (first member; ``loss_curve_``, ``validation_scores_``, ``history_``,
+        ``best_epoch_`` are the first member's too).
     loss_curve_ : list of float
         Training loss per epoch.
     validation_scores_ : list of float or None
@@ -198,6 +260,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "residual_weights": ["array-like"],
+        "clinical_penalties": ["array-like"],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -238,6 +301,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         n_members=5,
         cv=5,
         residual_weights=RESIDUAL_WEIGHTS,
+        clinical_penalties=CLINICAL_PENALTIES,
         alignment_weight=0.5,
         ties="breslow",
         max_iter=100,
@@ -274,6 +338,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.n_members = n_members
         self.cv = cv
         self.residual_weights = residual_weights
+        self.clinical_penalties = clinical_penalties
         self.alignment_weight = alignment_weight
         self.ties = ties
         self.max_iter = max_iter
@@ -449,18 +514,21 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.cum_baseline_hazard_ = baseline.cum_baseline_hazard_
         self.baseline_survival_ = baseline.baseline_survival_
         self._record_history(histories[0] if histories else _NO_TRAINING, warm)
+        self.interrupted_ = any(h["interrupted"] for h in histories)
         self.member_best_epochs_ = [h["best_epoch"] for h in histories]
         self.member_n_iter_ = [len(h["loss"]) for h in histories]
         return self
 
+    def _nonnegative(self, name):
+        """The parameter ``name`` as a sorted tuple of distinct finite values >= 0."""
+        value = getattr(self, name)
+        values = np.asarray(value, dtype=np.float64).ravel()
+        if values.size == 0 or not np.isfinite(values).all() or (values < 0).any():
+            raise ValueError(f"{name} must be a non-empty list of finite values >= 0, got {value!r}")
+        return tuple(float(v) for v in np.unique(values))
+
     def _residual_weights(self):
-        weights = np.asarray(self.residual_weights, dtype=np.float64).ravel()
-        if weights.size == 0 or not np.isfinite(weights).all() or (weights < 0).any():
-            raise ValueError(
-                f"residual_weights must be a non-empty list of finite weights >= 0, got "
-                f"{self.residual_weights!r}"
-            )
-        return tuple(np.unique(weights))
+        return self._nonnegative("residual_weights")
 
     def _check_members(self, warm):
         if not self._single() and self.n_members > self.cv:
@@ -516,7 +584,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         fold = inner_folds(event, self.cv, seed)
         offset, offset_oof = None, np.zeros(len(data))
         if self.offset == "coxnet":
-            offset, offset_oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names)
+            offset, offset_oof = fit_coxnet_offset(
+                Z, is_clin, event, time, fold, names,
+                clinical_penalties=self._nonnegative("clinical_penalties"),
+            )
         elif self.offset == "clinical-ridge":
             offset, offset_oof = fit_clinical_ridge_offset(
                 Z, is_clin, event, time, fold, names, alpha=self.clinical_ridge, ties=self.ties
@@ -546,9 +617,11 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             residual_oof[in_k] = predict_log_risk(module, held_out).cpu().numpy()
             members.append(module)
             histories.append(history)
+            if history["interrupted"]:
+                break  # Ctrl-C ends the whole fit: keep the members trained so far
 
-        scored = np.isin(fold, np.arange(n_members))
-        if n_members == 0:
+        scored = np.isin(fold, np.arange(len(members)))
+        if not members:
             weight, table = 0.0, None
         elif offset is None:
             weight, table = 1.0, None

@@ -51,8 +51,8 @@ class LinearOffset:
     clinical_penalty_ : float or None
         Relative penalty of the clinical columns chosen by inner CV (Coxnet only).
     cv_results_ : dict
-        Coxnet only: ``alphas`` per clinical penalty and the mean inner C of each
-        (``mean_c``, shape (n_penalties, n_alphas)).
+        Coxnet only: lists, one entry per clinical penalty tried: ``clinical_penalties``,
+        its ``alphas`` and the mean inner C of each (``mean_c``).
     """
 
     kind: str
@@ -166,29 +166,32 @@ def fit_coxnet_offset(
         except (ValueError, ArithmeticError) as exc:
             warnings.warn(f"Coxnet offset path with clinical penalty {r} failed: {exc}", UserWarning)
             continue
-        alphas = full.alphas_
-        scores = np.full((n_folds, len(alphas)), np.nan)
-        oof = np.zeros((len(Z), len(alphas)))
+        grid = full.alphas_
+        scores = np.full((n_folds, len(grid)), np.nan)
+        oof = np.zeros((len(Z), len(grid)))
         for k in range(n_folds):
             tr, te = fold != k, fold == k
             try:
-                part = _coxnet_path(Z[tr], y[tr], alphas, penalty, l1_ratio, alpha_min_ratio, n_alphas)
+                part = _coxnet_path(Z[tr], y[tr], grid, penalty, l1_ratio, alpha_min_ratio, n_alphas)
             except (ValueError, ArithmeticError):
                 continue  # this fold scores NaN for r; nanmean below
-            oof[te] = Z[te] @ part.coef_
-            for j in range(len(alphas)):
+            coef = part.coef_
+            if coef.shape[1] < len(grid):  # the path stopped early (saturated fit)
+                coef = np.pad(coef, ((0, 0), (0, len(grid) - coef.shape[1])), mode="edge")
+            oof[te] = Z[te] @ coef
+            for j in range(len(grid)):
                 scores[k, j] = _cindex(event[te], time[te], oof[te, j])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mean_c = np.nanmean(scores, axis=0)
         cv_results["clinical_penalties"].append(r)
-        cv_results["alphas"].append(alphas)
+        cv_results["alphas"].append(grid)
         cv_results["mean_c"].append(mean_c)
         if np.isnan(mean_c).all():
             continue
         j = int(np.nanargmax(mean_c))
         if best is None or mean_c[j] > best[0]:
-            best = (mean_c[j], r, alphas[j], full.coef_[:, j], oof[:, j])
+            best = (mean_c[j], r, grid[j], full.coef_[:, j], oof[:, j])
     if best is None:
         raise ValueError(
             "the Coxnet offset could not be fitted for any clinical penalty; use "
@@ -201,7 +204,7 @@ def fit_coxnet_offset(
         np.asarray(feature_names, dtype=object),
         float(alpha),
         float(r),
-        {k: np.asarray(v) for k, v in cv_results.items()},
+        cv_results,
     )
     return offset, oof.copy()
 

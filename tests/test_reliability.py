@@ -201,11 +201,14 @@ def test_fewer_than_two_samples(data):
 def test_two_samples_fit_without_early_stopping_but_not_with_it(data):
     X, y = data
     idx = np.flatnonzero(y["event"])[:2]
-    pred = _est(max_iter=2).fit(X.iloc[idx], y[idx]).predict(X)
+    plain = dict(offset=None, n_members=1)  # the protocol's inner folds need more samples
+    pred = _est(max_iter=2, **plain).fit(X.iloc[idx], y[idx]).predict(X)
     assert np.isfinite(pred).all()
     _assert_fails_cleanly(
-        _est(early_stopping=True), X.iloc[idx], y[idx], ValueError, r"early_stopping.*validation_fraction"
+        _est(early_stopping=True, **plain), X.iloc[idx], y[idx], ValueError,
+        r"early_stopping.*validation_fraction",
     )
+    _assert_fails_cleanly(_est(), X.iloc[idx], y[idx], ValueError, r"cv=5 inner folds need at least 10")
 
 
 # ------------------------------------------------------------------- modality spec
@@ -692,6 +695,7 @@ def test_keyboard_interrupt_keeps_a_usable_model(data, monkeypatch, early_stoppi
     assert returned is est
     assert state["epoch"] == 3  # stopped at the 3rd epoch, did not go on
     assert est.interrupted_ is True
+    assert len(est.members_) == 1  # the members after the interrupted one are not trained
     assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
     if early_stopping:
         assert len(est.validation_scores_) == 2
@@ -765,7 +769,7 @@ def test_model_trained_on_cuda_loads_on_cpu(model, data, saved):
     est, pred, _ = model
     state = _state(est)
     assert isinstance(state["device_"], str)
-    assert all(v.device.type == "cpu" for v in state["_module_state"].values())
+    assert all(v.device.type == "cpu" for member in state["_member_states"] for v in member.values())
     state["device_"] = saved
     new = CAMLIFSurvival.__new__(CAMLIFSurvival)
     with pytest.warns(UserWarning, match=rf"{re.escape(saved)}.*not available.*CPU"):
