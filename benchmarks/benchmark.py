@@ -24,7 +24,7 @@ the three ablations, ``single`` = the one-modality variants, ``baselines``):
   paper's Table 3 (``cross_attention=False``, ``alignment_weight=0``,
   ``second_fusion=False``);
 - ``camlif_only_<block>``: one modality block plus the clinical block;
-- ``coxnet``: elastic net Cox, alpha by inner 3-fold CV (``sksurv_camlif.demo.CoxnetCV``),
+- ``coxnet``: elastic net Cox, alpha by inner 3-fold CV (``sksurv_camlif.presets.CoxnetCV``),
   with a Breslow baseline for survival functions;
 - ``coxph_clinical``, ``coxph_all``: Cox PH (ridge ``alpha=1e-4`` resp. ``1.0``) on the
   clinical columns resp. on all columns;
@@ -177,27 +177,6 @@ def _preprocessor(numeric, categorical):
     return ColumnTransformer(parts)
 
 
-def _coxnet_class():
-    from sksurv.linear_model.coxph import BreslowEstimator
-    from sksurv.util import check_array_survival
-
-    from sksurv_camlif.demo import CoxnetCV
-
-    class CoxnetCVSurvival(CoxnetCV):
-        """The demo's CoxnetCV plus a Breslow baseline on its linear predictor."""
-
-        def fit(self, X, y):
-            super().fit(X, y)
-            event, time_ = check_array_survival(X, y)
-            self.baseline_ = BreslowEstimator().fit(self.predict(X), event, time_)
-            return self
-
-        def predict_survival_function(self, X, return_array=False):
-            return self._predict_survival_function(self.baseline_, self.predict(X), return_array)
-
-    return CoxnetCVSurvival
-
-
 def build_model(key, ds, seed, rsf_trees=RSF_TREES):
     """The unfitted estimator ``key`` for data set ``ds`` (a BenchmarkDataset)."""
     from sklearn.impute import SimpleImputer
@@ -207,7 +186,7 @@ def build_model(key, ds, seed, rsf_trees=RSF_TREES):
     from sksurv.linear_model import CoxPHSurvivalAnalysis
 
     from sksurv_camlif import CAMLIFSurvival
-    from sksurv_camlif.demo import default_gbmlgg_estimator
+    from sksurv_camlif.presets import CoxnetCV, default_gbmlgg_estimator
 
     if is_camlif(key):
         if ds.name == "gbmlgg":  # exactly the package's GBMLGG set-up (as the demo)
@@ -235,7 +214,7 @@ def build_model(key, ds, seed, rsf_trees=RSF_TREES):
 
     all_pre = _preprocessor(ds.numeric, ds.categorical)
     if key == "coxnet":
-        return _coxnet_class()(list(ds.numeric), list(ds.categorical), random_state=seed)
+        return CoxnetCV(list(ds.numeric), list(ds.categorical), random_state=seed)
     if key == "coxph_clinical":
         clin_num = [c for c in ds.clinical if c in ds.numeric]
         clin_cat = [c for c in ds.clinical if c in ds.categorical]
@@ -689,13 +668,13 @@ def write_report(out, frame, loaded, args, hw, sw, run_info, fig_dir):
     say("| key | model |")
     say("|---|---|")
     desc = {
-        "camlif": "`CAMLIFSurvival` with its defaults (GBMLGG: `sksurv_camlif.demo.default_gbmlgg_estimator`), "
+        "camlif": "`CAMLIFSurvival` with its defaults (GBMLGG: `sksurv_camlif.presets.default_gbmlgg_estimator`), "
                   "CPU, `n_threads=1`",
         "camlif_no_xattn": "ablation `cross_attention=False`",
         "camlif_no_align": "ablation `alignment_weight=0`",
         "camlif_no_second": "ablation `second_fusion=False`",
         "coxnet": "elastic net Cox on all columns (`l1_ratio=0.5`), alpha among 10 of its path by inner 3-fold "
-                  "CV on the train part (`sksurv_camlif.demo.CoxnetCV`), Breslow baseline for the IBS",
+                  "CV on the train part (`sksurv_camlif.presets.CoxnetCV`), Breslow baseline for the IBS",
         "coxph_clinical": f"Cox PH on the clinical columns, ridge `alpha={COXPH_CLINICAL_ALPHA:g}`",
         "coxph_all": f"Cox PH on all columns, ridge `alpha={COXPH_ALL_ALPHA:g}`",
         "rsf": f"RandomSurvivalForest, `n_estimators={args.rsf_trees}`, `min_samples_leaf=10`",

@@ -434,7 +434,7 @@ def section_attention(args, device):
 def gbmlgg_case(spec):
     """Run in a subprocess: one default fit on the train part of split 1."""
     from sksurv_camlif.datasets import load_tcga_gbmlgg
-    from sksurv_camlif.demo import default_gbmlgg_estimator
+    from sksurv_camlif.presets import default_gbmlgg_estimator
 
     device = torch.device(spec["device"])
     data = load_tcga_gbmlgg()

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.model_selection import GridSearchCV, KFold
 
 from sksurv_camlif.datasets import iter_splits, load_tcga_gbmlgg
-from sksurv_camlif.demo import default_gbmlgg_estimator
+from sksurv_camlif.presets import default_gbmlgg_estimator
 
 FAST = os.environ.get("SKSURV_CAMLIF_EXAMPLES_FAST", "") == "1"
 SMALL = dict(d_model=8, n_heads=2, n_encoder_layers=1, hidden_size=16, max_iter=3)

@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 from sksurv_camlif.datasets import iter_splits, load_tcga_gbmlgg
-from sksurv_camlif.demo import default_gbmlgg_estimator
+from sksurv_camlif.presets import default_gbmlgg_estimator
 
 FAST = os.environ.get("SKSURV_CAMLIF_EXAMPLES_FAST", "") == "1"
 # Tiny network and 3 epochs: seconds instead of a minute.

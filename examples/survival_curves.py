@@ -44,7 +44,7 @@ def main():
     from sksurv.nonparametric import kaplan_meier_estimator
 
     from sksurv_camlif.datasets import iter_splits, load_tcga_gbmlgg
-    from sksurv_camlif.demo import default_gbmlgg_estimator
+    from sksurv_camlif.presets import default_gbmlgg_estimator
 
     out_dir = Path(os.environ.get("SKSURV_CAMLIF_EXAMPLES_OUTPUT_DIR") or Path.cwd())
     out_dir.mkdir(parents=True, exist_ok=True)

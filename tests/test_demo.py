@@ -5,7 +5,7 @@ import re
 import pytest
 
 from sksurv_camlif.__main__ import main
-from sksurv_camlif.demo import MODEL_NAMES
+from sksurv_camlif.presets import MODEL_NAMES
 
 
 def test_demo_one_split(capsys):
@@ -52,7 +52,7 @@ def test_run_demo_checks_n_splits():
 
 def test_shared_constructors():
     from sksurv_camlif import CAMLIFSurvival
-    from sksurv_camlif.demo import COXNET_NAME, COXPH_NAME, baseline_models, default_gbmlgg_estimator
+    from sksurv_camlif.presets import COXNET_NAME, COXPH_NAME, baseline_models, default_gbmlgg_estimator
 
     est = default_gbmlgg_estimator(random_state=3, max_iter=5)
     assert isinstance(est, CAMLIFSurvival)

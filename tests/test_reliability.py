@@ -639,7 +639,7 @@ def test_block_missing_for_every_training_patient_raises(data):
 def test_tcga_gbmlgg_missing_cnv_keeps_c_index():
     """Real data, authors' split 1: blanking "cnv" for 30% of patients costs < 0.03 C."""
     from sksurv_camlif.datasets import load_tcga_gbmlgg
-    from sksurv_camlif.demo import default_gbmlgg_estimator
+    from sksurv_camlif.presets import default_gbmlgg_estimator
 
     X, y, modalities, splits = load_tcga_gbmlgg()
     train = splits[1].to_numpy(dtype=bool)
