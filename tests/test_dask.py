@@ -17,19 +17,9 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sksurv.datasets import load_breast_cancer  # noqa: E402
 
 from sksurv_camlif import CAMLIFSurvival  # noqa: E402
+from conftest import tiny
 
-TINY = dict(
-    d_model=8,
-    n_heads=2,
-    hidden_size=16,
-    n_encoder_layers=1,
-    n_tokens=2,
-    max_iter=3,
-    early_stopping=False,
-    device="cpu",
-    n_threads=1,
-    random_state=0,
-)
+TINY = tiny(max_iter=3)
 
 
 @pytest.fixture(scope="module")

@@ -36,23 +36,11 @@ from sksurv.testing import assert_chf_properties
 
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif.datasets import load_tcga_gbmlgg
+from conftest import PLAIN, tiny
 
 # A tiny, fast, deterministic configuration (CPU, one torch thread).
-SMALL = dict(
-    d_model=8,
-    n_heads=2,
-    hidden_size=16,
-    n_encoder_layers=1,
-    n_tokens=2,
-    max_iter=5,
-    early_stopping=False,
-    device="cpu",
-    n_threads=1,
-    random_state=0,
-)
+SMALL = tiny(max_iter=5)
 CLINICAL_COLUMNS = ["age", "size", "er", "grade"]
-# The paper's plain network: one member, its own validation split, no linear offset.
-PLAIN = dict(offset=None, n_members=1)
 
 
 def _one_hot():

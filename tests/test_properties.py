@@ -16,18 +16,9 @@ from sksurv.util import Surv
 
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif.losses import cox_ph_loss
+from conftest import tiny
 
-SMALL = dict(
-    d_model=8,
-    n_heads=2,
-    hidden_size=16,
-    n_encoder_layers=1,
-    max_iter=2,
-    early_stopping=False,
-    device="cpu",
-    n_threads=1,
-    random_state=0,
-)
+SMALL = tiny(max_iter=2)
 N = 40
 DTYPES = ("float32", "float64", "int32", "int64")
 FORMS = ("names", "ints", "negative ints", "mask", "scalar")
@@ -93,7 +84,7 @@ def specs(draw):
 @given(problem=specs())
 def test_random_valid_spec_fits_and_predicts(problem):
     X, y, spec, canonical, n_tokens = problem
-    est = CAMLIFSurvival(spec, n_tokens=n_tokens, **SMALL).fit(X, y)
+    est = CAMLIFSurvival(spec, **{**SMALL, "n_tokens": n_tokens}).fit(X, y)
     pred = est.predict(X)
     assert pred.shape == (N,)
     assert pred.dtype == np.float64
@@ -101,7 +92,7 @@ def test_random_valid_spec_fits_and_predicts(problem):
     assert est.modalities_ == [name for name, _, _ in spec]
     assert est.n_features_in_ == X.shape[1]
     # the column form does not matter: the same blocks by position give the same model
-    ref = CAMLIFSurvival(canonical, n_tokens=n_tokens, **SMALL).fit(X, y)
+    ref = CAMLIFSurvival(canonical, **{**SMALL, "n_tokens": n_tokens}).fit(X, y)
     assert_allclose(pred, ref.predict(X), rtol=1e-6, atol=1e-7)
 
 

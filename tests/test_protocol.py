@@ -11,6 +11,7 @@ from sksurv.datasets import load_breast_cancer
 from sksurv.linear_model import CoxnetSurvivalAnalysis
 from sksurv.util import Surv
 
+from conftest import TINY_NET
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif.protocol import (
     choose_residual_weight,
@@ -19,8 +20,7 @@ from sksurv_camlif.protocol import (
     inner_folds,
 )
 
-TINY = dict(d_model=8, n_heads=2, hidden_size=16, n_encoder_layers=1, n_tokens=2,
-            max_iter=3, device="cpu", n_threads=1, random_state=0)
+TINY = {**TINY_NET, "max_iter": 3}  # with early stopping: members stop on their folds
 
 
 @pytest.fixture(scope="module")

@@ -34,19 +34,9 @@ import sksurv_camlif
 import sksurv_camlif.training as training
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif._version import __version__
+from conftest import PLAIN, tiny
 
-SMALL = dict(
-    d_model=8,
-    n_heads=2,
-    hidden_size=16,
-    n_encoder_layers=1,
-    n_tokens=2,
-    max_iter=3,
-    early_stopping=False,
-    device="cpu",
-    n_threads=1,
-    random_state=0,
-)
+SMALL = tiny(max_iter=3)
 N = 40
 COLS = ["a", "b", "c", "d", "e", "f"]
 
@@ -201,7 +191,7 @@ def test_fewer_than_two_samples(data):
 def test_two_samples_fit_without_early_stopping_but_not_with_it(data):
     X, y = data
     idx = np.flatnonzero(y["event"])[:2]
-    plain = dict(offset=None, n_members=1)  # the protocol's inner folds need more samples
+    plain = PLAIN  # the protocol's inner folds need more samples
     pred = _est(max_iter=2, **plain).fit(X.iloc[idx], y[idx]).predict(X)
     assert np.isfinite(pred).all()
     _assert_fails_cleanly(

@@ -28,19 +28,9 @@ from sksurv.base import SurvivalAnalysisMixin
 from sksurv.util import Surv
 
 from sksurv_camlif import CAMLIFSurvival
+from conftest import tiny
 
-TINY = dict(
-    d_model=8,
-    n_heads=2,
-    hidden_size=16,
-    n_encoder_layers=1,
-    n_tokens=2,
-    max_iter=2,
-    early_stopping=False,
-    device="cpu",
-    n_threads=1,
-    random_state=0,
-)
+TINY = tiny(max_iter=2)
 
 
 def _spec():
