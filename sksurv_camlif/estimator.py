@@ -138,6 +138,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     clinical_penalties : array-like of float, default=(1, 0.1)
         Relative penalties of the clinical columns tried by the Coxnet offset (1: as the
         other columns; 0: unpenalised); the inner CV chooses one.
+    offset_alpha : {"best", "one-se"}, default="best"
+        How the inner CV picks the Coxnet offset's alpha: the highest mean C, or the
+        largest alpha within one standard error of it (``cv.glmnet``'s ``lambda.1se``).
     residual_weights : array-like of float, default=(0, 0.25, 0.5, 1)
         Candidate weights w of the network's part. ``[0]`` fits the linear model only (no
         network is trained); a single value fixes w.
@@ -261,6 +264,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "residual_weights": ["array-like"],
         "clinical_penalties": ["array-like"],
+        "offset_alpha": [StrOptions({"best", "one-se"})],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -302,6 +306,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         cv=5,
         residual_weights=RESIDUAL_WEIGHTS,
         clinical_penalties=CLINICAL_PENALTIES,
+        offset_alpha="best",
         alignment_weight=0.5,
         ties="breslow",
         max_iter=100,
@@ -339,6 +344,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.cv = cv
         self.residual_weights = residual_weights
         self.clinical_penalties = clinical_penalties
+        self.offset_alpha = offset_alpha
         self.alignment_weight = alignment_weight
         self.ties = ties
         self.max_iter = max_iter
@@ -587,6 +593,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             offset, offset_oof = fit_coxnet_offset(
                 Z, is_clin, event, time, fold, names,
                 clinical_penalties=self._nonnegative("clinical_penalties"),
+                alpha_rule=self.offset_alpha,
             )
         elif self.offset == "clinical-ridge":
             offset, offset_oof = fit_clinical_ridge_offset(

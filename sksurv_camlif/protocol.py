@@ -123,6 +123,7 @@ def fit_coxnet_offset(
     n_alphas=30,
     alpha_min_ratio=0.01,
     alphas=None,
+    alpha_rule="best",
 ):
     """Elastic-net Cox offset: alpha and the clinical penalty chosen by inner CV, cross-fitted.
 
@@ -142,6 +143,10 @@ def fit_coxnet_offset(
     feature_names : array of str, shape (p,)
     alphas : array of float, optional
         A fixed grid instead of each all-patient path's own.
+    alpha_rule : {"best", "one-se"}
+        "best" keeps the (r, alpha) of highest mean inner C; "one-se" then moves to the
+        largest alpha (of the same r) whose mean C is within one standard error (over
+        folds) of that best, as ``cv.glmnet``'s ``lambda.1se``: a sparser model.
 
     Returns
     -------
@@ -191,7 +196,9 @@ def fit_coxnet_offset(
             continue
         j = int(np.nanargmax(mean_c))
         if best is None or mean_c[j] > best[0]:
-            best = (mean_c[j], r, grid[j], full.coef_[:, j], oof[:, j])
+            if alpha_rule == "one-se":
+                j = _one_se_alpha(scores, mean_c, j)
+            best = (np.nanmax(mean_c), r, grid[j], full.coef_[:, j], oof[:, j])
     if best is None:
         raise ValueError(
             "the Coxnet offset could not be fitted for any clinical penalty; use "
@@ -207,6 +214,14 @@ def fit_coxnet_offset(
         cv_results,
     )
     return offset, oof.copy()
+
+
+def _one_se_alpha(scores, mean_c, j_best):
+    """Index of the largest alpha (the path is decreasing) within one s.e. of the best."""
+    ok = ~np.isnan(scores[:, j_best])
+    se = np.nanstd(scores[ok, j_best], ddof=1) / np.sqrt(ok.sum()) if ok.sum() > 1 else 0.0
+    within = np.flatnonzero(mean_c >= mean_c[j_best] - se)
+    return int(within.min())
 
 
 def _ridge_coef(Zc, y, alpha, ties):
