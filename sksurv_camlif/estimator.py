@@ -426,6 +426,16 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return np.concatenate(parts, axis=1).astype(np.float64)
 
     @staticmethod
+    def _design_columns(blocks, clinical, feature_names):
+        """Names of the design's columns and which of them are clinical."""
+        parts = blocks + ([clinical] if clinical is not None else [])
+        names = [n for b in parts for n in b.feature_names_out(feature_names)]
+        is_clin = np.zeros(len(names), bool)
+        if clinical is not None:
+            is_clin[len(names) - clinical.n_outputs:] = True
+        return names, is_clin
+
+    @staticmethod
     def _tensors(arrays, present, clin, device):
         def dev(a, dtype=torch.float32):
             return torch.as_tensor(a, dtype=dtype).to(device)
@@ -489,18 +499,14 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             data.time = torch.as_tensor(time).to(device)
             data.event = torch.as_tensor(event).to(device)
             data.host_time, data.host_event = time, event
+            Z = None
             if self._single():
                 fitted = self._fit_single(data, blocks, clinical, seed, warm)
             else:
-                names = [n for b in blocks + ([clinical] if clinical is not None else [])
-                         for n in b.feature_names_out(feature_names)]
-                is_clin = np.zeros(len(names), bool)
-                if clinical is not None:
-                    is_clin[-clinical.n_outputs:] = True
                 Z = self._design(arrays, clin)
+                names, is_clin = self._design_columns(blocks, clinical, feature_names)
                 fitted = self._fit_protocol(data, Z, is_clin, names, blocks, clinical, seed, warm)
-            risk = self._combine(fitted["offset_"], fitted["residual_weight_"], fitted["members_"],
-                                 data, Z if not self._single() else None)
+            risk = self._combine(fitted["offset_"], fitted["residual_weight_"], fitted["members_"], data, Z)
         if not np.isfinite(risk).all():
             raise FloatingPointError(
                 "the trained network predicts NaN or inf on the training data; lower "

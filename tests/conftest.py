@@ -21,3 +21,16 @@ PLAIN = dict(offset=None, n_members=1)
 def tiny(max_iter, **params):
     """``TINY_NET`` trained ``max_iter`` epochs without early stopping, plus ``params``."""
     return {**TINY_NET, "max_iter": max_iter, "early_stopping": False, **params}
+
+
+def load_script(path, name):
+    """Import the script at ``path`` (``benchmarks/`` is not a package) as module ``name``;
+    the caller removes it from ``sys.modules`` when done."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

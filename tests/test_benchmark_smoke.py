@@ -1,11 +1,11 @@
 """Smoke test of benchmarks/benchmark.py: quick mode, wpbc, 1 split, 2 models, in tmp_path."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 pytest.importorskip("SurvSet")  # wpbc comes from the survset package
 pytest.importorskip("matplotlib")
@@ -19,11 +19,7 @@ def bench():
     if not SCRIPT.exists():
         pytest.skip("benchmarks/benchmark.py is not in this checkout")
     name = "_camlif_benchmark_under_test"
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script(SCRIPT, name)
     sys.modules.pop(name, None)
 
 

@@ -1,12 +1,12 @@
 """Smoke test of benchmarks/synthetic.py: fast mode in tmp_path, plus the data generation."""
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 pytest.importorskip("matplotlib")
 
@@ -20,11 +20,7 @@ def syn():
     if not SCRIPT.exists():
         pytest.skip("benchmarks/synthetic.py is not in this checkout")
     name = "_camlif_synthetic_under_test"
-    spec = importlib.util.spec_from_file_location(name, SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    yield module
+    yield load_script(SCRIPT, name)
     sys.modules.pop(name, None)
 
 
