@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 from sklearn.base import BaseEstimator
@@ -363,6 +364,75 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    # -- nested parameters of the block transformers (as ColumnTransformer's) ------------
+    def _named_transformers(self):
+        """(prefix, transformer) of every block whose transformer has parameters."""
+        out = []
+        if isinstance(self.modalities, (list, tuple)):
+            for entry in self.modalities:
+                if isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[0], str):
+                    out.append((f"modalities__{entry[0]}", entry[1]))
+        if isinstance(self.clinical, tuple) and len(self.clinical) == 2 and hasattr(self.clinical[0], "get_params"):
+            out.append(("clinical", self.clinical[0]))
+        return out
+
+    def get_params(self, deep=True):
+        """Parameters of the estimator; with ``deep=True`` also each block's transformer
+        (``modalities__<name>``) and its parameters (``modalities__<name>__<param>``), and
+        those of the clinical transformer (``clinical__<param>``), as in
+        :class:`~sklearn.compose.ColumnTransformer`.
+        """
+        out = super().get_params(deep=deep)
+        if not deep:
+            return out
+        for prefix, transformer in self._named_transformers():
+            if prefix != "clinical":
+                out[prefix] = transformer
+            if hasattr(transformer, "get_params"):
+                for key, value in transformer.get_params(deep=True).items():
+                    out[f"{prefix}__{key}"] = value
+        return out
+
+    def set_params(self, **params):
+        """Set parameters, including nested ones (see :meth:`get_params`).
+
+        ``modalities__<name>`` replaces that block's transformer (e.g. by "passthrough");
+        ``modalities__<name>__<param>`` and ``clinical__<param>`` are passed to the
+        transformer's own ``set_params``.
+        """
+        nested = {k: params.pop(k) for k in list(params) if k.startswith(("modalities__", "clinical__"))}
+        super().set_params(**params)  # first: a new `modalities` or `clinical` replaces the old
+        for key, value in nested.items():
+            if key.startswith("clinical__"):
+                self._clinical_transformer(key).set_params(**{key[len("clinical__"):]: value})
+                continue
+            name, _, param = key[len("modalities__"):].partition("__")
+            i = self._block_index(name, key)
+            block_name, transformer, columns = self.modalities[i]
+            if param:
+                transformer.set_params(**{param: value})
+            else:
+                blocks = list(self.modalities)
+                blocks[i] = (block_name, value, columns)
+                self.modalities = blocks
+        return self
+
+    def _block_index(self, name, key):
+        for i, entry in enumerate(self.modalities):
+            if entry[0] == name:
+                return i
+        names = [entry[0] for entry in self.modalities]
+        raise ValueError(f"Invalid parameter {key!r}: there is no modality {name!r} (modalities: {names})")
+
+    def _clinical_transformer(self, key):
+        if not (isinstance(self.clinical, tuple) and len(self.clinical) == 2
+                and hasattr(self.clinical[0], "set_params")):
+            raise ValueError(
+                f"Invalid parameter {key!r}: the clinical block has no transformer with "
+                "parameters; give clinical=(transformer, columns)"
+            )
+        return self.clinical[0]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # whole-block NaN = absent modality
@@ -372,11 +442,23 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
 
     # -- input handling ---------------------------------------------------------------
     def _check_X(self, X, reset):
-        X = validate_data(self, X, reset=reset, skip_check_array=True)
+        if sp.issparse(X):
+            raise TypeError(
+                "CAMLIFSurvival does not support sparse input X; convert it with X.toarray()"
+            )
         if not hasattr(X, "iloc"):
             X = np.asarray(X)
+            if X.ndim == 1:
+                raise ValueError(
+                    f"Expected 2D array, got 1D array instead:\narray={X!r}.\nReshape your data "
+                    "either using array.reshape(-1, 1) if your data has a single feature or "
+                    "array.reshape(1, -1) if it contains a single sample."
+                )
             if X.ndim != 2:
-                raise ValueError(f"X must be 2-dimensional, got an array of shape {X.shape}")
+                raise ValueError(f"Expected 2D array, got an array of shape {X.shape} instead")
+            if np.iscomplexobj(X):
+                raise ValueError("Complex data not supported")
+        X = validate_data(self, X, reset=reset, skip_check_array=True)
         if X.shape[0] == 0:
             raise ValueError("X has 0 samples; at least 1 is required")
         return X
@@ -386,6 +468,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         try:
             event, time = check_array_survival(X, y)
         except (ValueError, TypeError) as exc:
+            if "censored" in str(exc):  # a valid y that cannot be fitted: say only that
+                raise ValueError(f"y: {exc}") from exc
             raise ValueError(
                 "y must be a structured array with a boolean event field and a numeric, "
                 "finite time field, e.g. from sksurv.util.Surv.from_arrays; the time field "
