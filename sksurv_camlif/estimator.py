@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ from sksurv.util import check_array_survival
 
 from ._version import __version__
 from .device import module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
+from .explain import network_internals
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
 from .protocol import CLINICAL_PENALTIES, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
@@ -862,6 +864,79 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             data = self._tensors(arrays, present, clin, self.device_)
             Z = self._design(arrays, clin) if self.offset_ is not None else None
             return self._combine(self.offset_, self.residual_weight_, self.members_, data, Z)
+
+    def explain(self, X):
+        """Per-patient contributions to the predicted log-risk, as a tidy DataFrame.
+
+        Every value comes from the same computation as :meth:`predict` (the members'
+        internals are captured with forward hooks during an ordinary forward pass).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        pandas.DataFrame, one row per patient (X's index), columns:
+
+        - ``log_risk``: the prediction, equal to ``predict(X)``;
+        - ``linear`` and ``network``: the linear offset's share and the network's share
+          ``w * mean_k f_k(x)``, which add up to ``log_risk`` (``linear`` is absent for the
+          plain network, whose whole output is ``network``);
+        - ``linear__<block>`` (and ``linear__clinical``): the offset split by block, the sum
+          of its coefficients times the block's standardised outputs; they add up to
+          ``linear``;
+        - ``present__<block>``: whether the modality was present (an absent one enters
+          the offset at its training mean, i.e. ``linear__<block>`` = 0);
+        - ``gate_original__<block>``, ``gate_enhanced__<block>``: the modal-attention
+          gates of the original and cross-attention-enhanced class tokens, in (0, 1);
+        - ``owc__<part>``: the mean optimal-weight-concatenation weight of each fused part
+          (``lmf_original``, ``lmf_enhanced``, ``tokens_original``, ``tokens_enhanced``).
+
+        Gates and weights are means over the members; they are absent when no network was
+        trained (``residual_weights=[0]``), and with ``residual_weight_ == 0`` they are
+        what the members computed but do not enter the risk.
+        """
+        check_is_fitted(self, "members_")
+        X = self._check_X(X, reset=False)
+        index = X.index if hasattr(X, "index") else pd.RangeIndex(X.shape[0])
+        names = self.modalities_
+        with torch_threads(self._threads(self.device_)):
+            arrays, present, clin = self._arrays(X, self._blocks, self._clinical_block)
+            data = self._tensors(arrays, present, clin, self.device_)
+            internals = [network_internals(m, data) for m in self.members_]
+        columns = {}
+        total = np.zeros(X.shape[0])
+        if self.offset_ is not None:
+            Z = self._design(arrays, clin)
+            parts = self._blocks + ([self._clinical_block] if self._clinical_block is not None else [])
+            start, linear = 0, {}
+            for block in parts:
+                stop = start + block.n_outputs
+                key = "clinical" if block.is_clinical else block.name
+                linear[f"linear__{key}"] = Z[:, start:stop] @ self.offset_.coef_[start:stop]
+                start = stop
+            columns["linear"] = self.offset_.predict(Z)
+            total = total + columns["linear"]
+        network = np.zeros(X.shape[0])
+        if internals and self.residual_weight_ != 0:
+            network = self.residual_weight_ * np.mean([i["log_risk"] for i in internals], axis=0)
+        columns["network"] = network
+        columns = {"log_risk": total + network, **columns}
+        if self.offset_ is not None:
+            columns.update(linear)
+        for m, name in enumerate(names):
+            columns[f"present__{name}"] = present[:, m]
+        for key in internals[0] if internals else ():
+            if key == "log_risk":
+                continue
+            mean = np.mean([i[key] for i in internals], axis=0)
+            if mean.ndim == 2:
+                for m, name in enumerate(names):
+                    columns[f"{key}__{name}"] = mean[:, m]
+            else:
+                columns[key.replace("owc_", "owc__", 1)] = mean
+        return pd.DataFrame(columns, index=index)
 
     def predict_cumulative_hazard_function(self, X, return_array=False):
         """Cumulative hazard functions ``H(t | x) = H_0(t) exp(f(x))``.
