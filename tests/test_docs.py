@@ -87,3 +87,19 @@ def test_user_guide_snippets_run(monkeypatch, tmp_path):
 def test_index_snippet_runs(monkeypatch, tmp_path):
     namespace = _run_page("index.md", monkeypatch, tmp_path, min_blocks=1)
     assert hasattr(namespace["est"], "module_")
+
+
+def test_guide_figures_rebuild_in_fast_mode(tmp_path):
+    """docs/make_figures.py (the user guide's pictures) runs end to end with a tiny network."""
+    pytest.importorskip("matplotlib")
+    from conftest import load_script
+
+    name = "_camlif_make_figures_under_test"
+    try:
+        out = load_script(DOCS / "make_figures.py", name).main(["--fast", "--out", str(tmp_path)])
+    finally:
+        sys.modules.pop(name, None)
+    for fig in ("km_risk_groups", "survival_curves", "contributions", "training_curve"):
+        path = out / f"guide_{fig}.png"
+        assert path.stat().st_size > 5000, fig
+        assert (DOCS / "_static" / path.name).is_file(), f"{path.name} is not committed"
