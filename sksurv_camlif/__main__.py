@@ -1,4 +1,6 @@
-"""Command line: ``python -m sksurv_camlif demo`` (also the ``sksurv-camlif`` script)."""
+"""Command line (``python -m sksurv_camlif`` or the ``sksurv-camlif`` script): ``demo`` on
+the bundled data; ``fit``, ``predict`` and ``cv`` on a CSV or Parquet table (see
+:mod:`sksurv_camlif.cli`)."""
 
 import argparse
 import re
@@ -40,6 +42,9 @@ def build_parser():
         prog="sksurv-camlif",
         description="CA-MLIF multimodal deep survival model for scikit-survival.",
     )
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     demo = sub.add_parser(
         "demo",
@@ -67,7 +72,68 @@ def build_parser():
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(_demo_parser=demo)
+    _add_table_commands(sub)
     return parser
+
+
+def _outcome_args(p):
+    p.add_argument("data", help="CSV (.csv, .csv.gz) or Parquet (.parquet, .pq) table")
+    p.add_argument("--time", required=True, help="column of the follow-up time")
+    p.add_argument("--event", required=True, help="column of the event indicator (1/True = event)")
+    p.add_argument("--spec", required=True, help="TOML spec of the blocks (examples/cli_spec.toml)")
+
+
+def _times(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _add_table_commands(sub):
+    fit = sub.add_parser("fit", help="fit CAMLIFSurvival on a table and save it",
+                         description="Fit CAMLIFSurvival on a table; save the model (joblib).")
+    _outcome_args(fit)
+    fit.add_argument("--out", required=True, help="where to save the fitted model (joblib)")
+    fit.add_argument("--verbose", action="store_true", help="progress bar of the training")
+    predict = sub.add_parser("predict", help="risks and survival of a table's patients",
+                             description="Predict with a saved model; write a CSV, one row per patient.")
+    predict.add_argument("model", help="a model saved by `fit`")
+    predict.add_argument("data", help="CSV or Parquet table with the model's columns")
+    predict.add_argument("--out", required=True, help="the CSV to write")
+    predict.add_argument("--times", type=_times, nargs="+", default=[], metavar="T",
+                         help="also write the survival probability at these times")
+    predict.add_argument("--explain", action="store_true",
+                         help="also write the per-patient contributions (CAMLIFSurvival.explain)")
+    predict.add_argument("--id", default=None, help="a column to copy to the output (patient id)")
+    cv = sub.add_parser("cv", help="cross-validate beside Coxnet and CoxPH",
+                        description="Stratified K-fold CV: Harrell's C and IBS of CAMLIFSurvival, "
+                                    "Coxnet (all spec columns) and CoxPH (clinical), same folds.")
+    _outcome_args(cv)
+    cv.add_argument("--splits", type=_positive_int, default=5, metavar="N", help="folds (default 5)")
+    cv.add_argument("--seed", type=int, default=0, help="fold shuffling and model seeds (default 0)")
+    cv.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _run_table_command(args):
+    from . import cli
+
+    if args.command == "fit":
+        est = cli.fit(args.data, args.spec, args.out, time=args.time, event=args.event,
+                      verbose=int(args.verbose))
+        print(f"fitted on {est.n_features_in_} columns; saved to {args.out}")
+    elif args.command == "predict":
+        result = cli.predict(args.model, args.data, args.out, times=args.times,
+                             explain=args.explain, id_column=args.id)
+        print(f"{len(result)} prediction(s) written to {args.out}")
+    else:
+        folds = cli.cv(args.data, args.spec, time=args.time, event=args.event,
+                       n_splits=args.splits, seed=args.seed, progress=not args.quiet)
+        summary = folds.groupby("model", sort=False)[["c_index", "ibs"]].agg(["mean", "std"])
+        print(f"{args.splits}-fold CV (stratified by event, seed {args.seed}): mean +- std")
+        for name, row in summary.iterrows():
+            print(f"  {name:<18} C {row[('c_index', 'mean')]:.4f} +- {row[('c_index', 'std')]:.4f}"
+                  f"   IBS {row[('ibs', 'mean')]:.4f} +- {row[('ibs', 'std')]:.4f}")
 
 
 def main(argv=None):
@@ -91,7 +157,17 @@ def main(argv=None):
             print("interrupted", file=sys.stderr)
             return 130
         return 0
-    parser.error(f"unknown command {args.command!r}")  # unreachable: argparse checks it
+    from .cli import CLIError
+
+    try:
+        _run_table_command(args)
+    except CLIError as exc:
+        print(f"sksurv-camlif {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 import torch
 from torch import nn
 from sklearn.base import BaseEstimator
@@ -18,6 +20,7 @@ from sksurv.util import check_array_survival
 
 from ._version import __version__
 from .device import module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
+from .explain import network_internals
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
 from .protocol import CLINICAL_PENALTIES, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
@@ -363,6 +366,75 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    # -- nested parameters of the block transformers (as ColumnTransformer's) ------------
+    def _named_transformers(self):
+        """(prefix, transformer) of every block whose transformer has parameters."""
+        out = []
+        if isinstance(self.modalities, (list, tuple)):
+            for entry in self.modalities:
+                if isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[0], str):
+                    out.append((f"modalities__{entry[0]}", entry[1]))
+        if isinstance(self.clinical, tuple) and len(self.clinical) == 2 and hasattr(self.clinical[0], "get_params"):
+            out.append(("clinical", self.clinical[0]))
+        return out
+
+    def get_params(self, deep=True):
+        """Parameters of the estimator; with ``deep=True`` also each block's transformer
+        (``modalities__<name>``) and its parameters (``modalities__<name>__<param>``), and
+        those of the clinical transformer (``clinical__<param>``), as in
+        :class:`~sklearn.compose.ColumnTransformer`.
+        """
+        out = super().get_params(deep=deep)
+        if not deep:
+            return out
+        for prefix, transformer in self._named_transformers():
+            if prefix != "clinical":
+                out[prefix] = transformer
+            if hasattr(transformer, "get_params"):
+                for key, value in transformer.get_params(deep=True).items():
+                    out[f"{prefix}__{key}"] = value
+        return out
+
+    def set_params(self, **params):
+        """Set parameters, including nested ones (see :meth:`get_params`).
+
+        ``modalities__<name>`` replaces that block's transformer (e.g. by "passthrough");
+        ``modalities__<name>__<param>`` and ``clinical__<param>`` are passed to the
+        transformer's own ``set_params``.
+        """
+        nested = {k: params.pop(k) for k in list(params) if k.startswith(("modalities__", "clinical__"))}
+        super().set_params(**params)  # first: a new `modalities` or `clinical` replaces the old
+        for key, value in nested.items():
+            if key.startswith("clinical__"):
+                self._clinical_transformer(key).set_params(**{key[len("clinical__"):]: value})
+                continue
+            name, _, param = key[len("modalities__"):].partition("__")
+            i = self._block_index(name, key)
+            block_name, transformer, columns = self.modalities[i]
+            if param:
+                transformer.set_params(**{param: value})
+            else:
+                blocks = list(self.modalities)
+                blocks[i] = (block_name, value, columns)
+                self.modalities = blocks
+        return self
+
+    def _block_index(self, name, key):
+        for i, entry in enumerate(self.modalities):
+            if entry[0] == name:
+                return i
+        names = [entry[0] for entry in self.modalities]
+        raise ValueError(f"Invalid parameter {key!r}: there is no modality {name!r} (modalities: {names})")
+
+    def _clinical_transformer(self, key):
+        if not (isinstance(self.clinical, tuple) and len(self.clinical) == 2
+                and hasattr(self.clinical[0], "set_params")):
+            raise ValueError(
+                f"Invalid parameter {key!r}: the clinical block has no transformer with "
+                "parameters; give clinical=(transformer, columns)"
+            )
+        return self.clinical[0]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # whole-block NaN = absent modality
@@ -372,11 +444,23 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
 
     # -- input handling ---------------------------------------------------------------
     def _check_X(self, X, reset):
-        X = validate_data(self, X, reset=reset, skip_check_array=True)
+        if sp.issparse(X):
+            raise TypeError(
+                "CAMLIFSurvival does not support sparse input X; convert it with X.toarray()"
+            )
         if not hasattr(X, "iloc"):
             X = np.asarray(X)
+            if X.ndim == 1:
+                raise ValueError(
+                    f"Expected 2D array, got 1D array instead:\narray={X!r}.\nReshape your data "
+                    "either using array.reshape(-1, 1) if your data has a single feature or "
+                    "array.reshape(1, -1) if it contains a single sample."
+                )
             if X.ndim != 2:
-                raise ValueError(f"X must be 2-dimensional, got an array of shape {X.shape}")
+                raise ValueError(f"Expected 2D array, got an array of shape {X.shape} instead")
+            if np.iscomplexobj(X):
+                raise ValueError("Complex data not supported")
+        X = validate_data(self, X, reset=reset, skip_check_array=True)
         if X.shape[0] == 0:
             raise ValueError("X has 0 samples; at least 1 is required")
         return X
@@ -386,6 +470,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         try:
             event, time = check_array_survival(X, y)
         except (ValueError, TypeError) as exc:
+            if "censored" in str(exc):  # a valid y that cannot be fitted: say only that
+                raise ValueError(f"y: {exc}") from exc
             raise ValueError(
                 "y must be a structured array with a boolean event field and a numeric, "
                 "finite time field, e.g. from sksurv.util.Surv.from_arrays; the time field "
@@ -778,6 +864,79 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             data = self._tensors(arrays, present, clin, self.device_)
             Z = self._design(arrays, clin) if self.offset_ is not None else None
             return self._combine(self.offset_, self.residual_weight_, self.members_, data, Z)
+
+    def explain(self, X):
+        """Per-patient contributions to the predicted log-risk, as a tidy DataFrame.
+
+        Every value comes from the same computation as :meth:`predict` (the members'
+        internals are captured with forward hooks during an ordinary forward pass).
+
+        Parameters
+        ----------
+        X : DataFrame or array-like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        pandas.DataFrame, one row per patient (X's index), columns:
+
+        - ``log_risk``: the prediction, equal to ``predict(X)``;
+        - ``linear`` and ``network``: the linear offset's share and the network's share
+          ``w * mean_k f_k(x)``, which add up to ``log_risk`` (``linear`` is absent for the
+          plain network, whose whole output is ``network``);
+        - ``linear__<block>`` (and ``linear__clinical``): the offset split by block, the sum
+          of its coefficients times the block's standardised outputs; they add up to
+          ``linear``;
+        - ``present__<block>``: whether the modality was present (an absent one enters
+          the offset at its training mean, i.e. ``linear__<block>`` = 0);
+        - ``gate_original__<block>``, ``gate_enhanced__<block>``: the modal-attention
+          gates of the original and cross-attention-enhanced class tokens, in (0, 1);
+        - ``owc__<part>``: the mean optimal-weight-concatenation weight of each fused part
+          (``lmf_original``, ``lmf_enhanced``, ``tokens_original``, ``tokens_enhanced``).
+
+        Gates and weights are means over the members; they are absent when no network was
+        trained (``residual_weights=[0]``), and with ``residual_weight_ == 0`` they are
+        what the members computed but do not enter the risk.
+        """
+        check_is_fitted(self, "members_")
+        X = self._check_X(X, reset=False)
+        index = X.index if hasattr(X, "index") else pd.RangeIndex(X.shape[0])
+        names = self.modalities_
+        with torch_threads(self._threads(self.device_)):
+            arrays, present, clin = self._arrays(X, self._blocks, self._clinical_block)
+            data = self._tensors(arrays, present, clin, self.device_)
+            internals = [network_internals(m, data) for m in self.members_]
+        columns = {}
+        total = np.zeros(X.shape[0])
+        if self.offset_ is not None:
+            Z = self._design(arrays, clin)
+            parts = self._blocks + ([self._clinical_block] if self._clinical_block is not None else [])
+            start, linear = 0, {}
+            for block in parts:
+                stop = start + block.n_outputs
+                key = "clinical" if block.is_clinical else block.name
+                linear[f"linear__{key}"] = Z[:, start:stop] @ self.offset_.coef_[start:stop]
+                start = stop
+            columns["linear"] = self.offset_.predict(Z)
+            total = total + columns["linear"]
+        network = np.zeros(X.shape[0])
+        if internals and self.residual_weight_ != 0:
+            network = self.residual_weight_ * np.mean([i["log_risk"] for i in internals], axis=0)
+        columns["network"] = network
+        columns = {"log_risk": total + network, **columns}
+        if self.offset_ is not None:
+            columns.update(linear)
+        for m, name in enumerate(names):
+            columns[f"present__{name}"] = present[:, m]
+        for key in internals[0] if internals else ():
+            if key == "log_risk":
+                continue
+            mean = np.mean([i[key] for i in internals], axis=0)
+            if mean.ndim == 2:
+                for m, name in enumerate(names):
+                    columns[f"{key}__{name}"] = mean[:, m]
+            else:
+                columns[key.replace("owc_", "owc__", 1)] = mean
+        return pd.DataFrame(columns, index=index)
 
     def predict_cumulative_hazard_function(self, X, return_array=False):
         """Cumulative hazard functions ``H(t | x) = H_0(t) exp(f(x))``.
