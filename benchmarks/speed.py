@@ -143,6 +143,9 @@ def make_synthetic(n, censoring=0.5, seed=0):
 
 
 def camlif_estimator_for_synthetic(**params):
+    """One CAMLIF network (the plain network: no offset, one member), so that per-epoch
+    times compare one network with one MLP."""
+    params = {"offset": None, "n_members": 1, **params}
     spec = [
         ("a", "passthrough", list(range(P_A))),
         ("b", "passthrough", list(range(P_A, P_A + P_B))),
