@@ -346,6 +346,11 @@ def benchmark_module():
     return sys.modules[key]
 
 
+# Helpers shared with the benchmark (same cache and report conventions), not copied.
+_hash_files, _pm, _signed, load_cached, _display_path = (
+    getattr(benchmark_module(), name) for name in ("_hash_files", "_pm", "_signed", "load_cached", "_display_path")
+)
+
 
 def build_model(key, X_train, modalities, seed, camlif_max_iter=None, rsf_trees=RSF_TREES):
     """The unfitted estimator ``key`` (None for the oracle)."""
@@ -377,14 +382,6 @@ def build_model(key, X_train, modalities, seed, camlif_max_iter=None, rsf_trees=
         kwargs = {"rsf_trees": rsf_trees} if "rsf_trees" in inspect.signature(bench.build_model).parameters else {}
         return bench.build_model(key, ds, seed, **kwargs)
     raise ValueError(f"unknown model {key!r}; choose among {list(MODELS)}")
-
-
-def _hash_files(paths):
-    h = hashlib.sha1()
-    for p in sorted(paths):
-        h.update(Path(p).name.encode())
-        h.update(Path(p).read_bytes())
-    return h.hexdigest()[:12]
 
 
 def code_fingerprint(key):
@@ -503,19 +500,6 @@ def _safe_task(*args):
                 "model_name": MODELS[key], "error": f"{type(exc).__name__}: {exc}"}
 
 
-def load_cached(path, fingerprint, stale_ok=False):
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
-    if "cindex" not in data:
-        return None
-    data["stale"] = data.get("fingerprint") != fingerprint
-    if data["stale"] and not stale_ok:
-        return None
-    return data
-
-
 # ----------------------------------------------------------------------------- summary
 def summarise(frame):
     """Per (truth, n_train, model): mean and std of C over replicates, mean fit time."""
@@ -538,22 +522,6 @@ def paired(frame, truth, n_train, a, b):
         return None
     se = d.std(ddof=1) / math.sqrt(len(d)) if len(d) > 1 else float("nan")
     return {"mean": float(d.mean()), "se": float(se), "n": len(d), "wins": int((d > 0).sum())}
-
-
-def _pm(mean, std, digits=3):
-    if mean is None or math.isnan(mean):
-        return "–"
-    if std is None or math.isnan(std):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def _signed(p):
-    if p is None:
-        return "–"
-    if math.isnan(p["se"]):
-        return f"{p['mean']:+.3f}"
-    return f"{p['mean']:+.3f} ± {p['se']:.3f}"
 
 
 def figure(summary, truths, n_values, path):
@@ -620,13 +588,6 @@ def _software():
         import sksurv_camlif
 
         return {"sksurv_camlif": sksurv_camlif.__version__}
-
-
-def _display_path(path):
-    try:
-        return str(Path(path).resolve().relative_to(REPO_DIR))
-    except ValueError:
-        return str(path)
 
 
 def write_report(out, frame, args, info, fig_rel):
