@@ -2,6 +2,7 @@
 
 import copy
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -565,7 +566,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return self.offset is None and self.n_members == 1
 
     def _fit(self, X, y):
-        warm = self.warm_start and hasattr(self, "members_")
+        # a linear-only fit (no member) has nothing to continue: it refits
+        warm = self.warm_start and bool(getattr(self, "members_", None))
         X = self._check_X(X, reset=not warm)
         event, time = self._check_y(X, y)
         self._check_members(warm)
@@ -691,8 +693,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             offset, offset_oof = fit_clinical_ridge_offset(
                 Z, is_clin, event, time, fold, names, alpha=self.clinical_ridge, ties=self.ties
             )
-        if offset is not None:
-            data.offset = torch.as_tensor(offset_oof, dtype=torch.float32).to(data.present.device)
+        # the members train on the out-of-fold offsets; `data` itself stays offset-free
+        trained_on = data if offset is None else replace(
+            data, offset=torch.as_tensor(offset_oof, dtype=torch.float32).to(data.present.device)
+        )
 
         members, histories = [], []
         residual_oof = np.full(len(data), np.nan)
@@ -700,8 +704,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         n_members = 0 if offset is not None and max(self._residual_weights()) == 0 else self.n_members
         for k in range(n_members):
             in_k = fold == k
-            train = data.take(torch.as_tensor(np.flatnonzero(~in_k)))
-            held_out = data.take(torch.as_tensor(np.flatnonzero(in_k)))
+            train = trained_on.take(torch.as_tensor(np.flatnonzero(~in_k)))
+            held_out = trained_on.take(torch.as_tensor(np.flatnonzero(in_k)))
             if warm:
                 module = copy.deepcopy(self.members_[k])
             else:
@@ -712,8 +716,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                     self._init_clinical_path(module, train, seed + k)
                 module = module.to(data.present.device)
             history = self._train(module, train, held_out if self.early_stopping else None, seed + k)
-            held_out.offset = None
-            residual_oof[in_k] = predict_log_risk(module, held_out).cpu().numpy()
+            residual_oof[in_k] = predict_log_risk(module, replace(held_out, offset=None)).cpu().numpy()
             members.append(module)
             histories.append(history)
             if history["interrupted"]:
@@ -758,8 +761,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
 
     @staticmethod
     def _combine(offset, weight, members, data, Z):
-        """Final log-risk: ``offset(x) + w * mean over members of f_k(x)`` (float64)."""
-        data.offset = None
+        """Final log-risk: ``offset(x) + w * mean over members of f_k(x)`` (float64);
+        ``data`` carries no offset."""
         risk = np.zeros(len(data)) if offset is None else offset.predict(Z)
         if weight != 0:
             f = torch.stack([predict_log_risk(m, data) for m in members]).mean(0)
@@ -858,12 +861,18 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         ndarray of float64, shape (n_samples,)
         """
         check_is_fitted(self, "members_")
-        X = self._check_X(X, reset=False)
         with torch_threads(self._threads(self.device_)):
-            arrays, present, clin = self._arrays(X, self._blocks, self._clinical_block)
-            data = self._tensors(arrays, present, clin, self.device_)
-            Z = self._design(arrays, clin) if self.offset_ is not None else None
+            _, _, data, Z = self._inputs(X)
             return self._combine(self.offset_, self.residual_weight_, self.members_, data, Z)
+
+    def _inputs(self, X):
+        """Check X against the fitted model; return (X, presence mask, device tensors,
+        the offset's design or None)."""
+        X = self._check_X(X, reset=False)
+        arrays, present, clin = self._arrays(X, self._blocks, self._clinical_block)
+        data = self._tensors(arrays, present, clin, self.device_)
+        Z = self._design(arrays, clin) if self.offset_ is not None else None
+        return X, present, data, Z
 
     def explain(self, X):
         """Per-patient contributions to the predicted log-risk, as a tidy DataFrame.
@@ -898,17 +907,14 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         what the members computed but do not enter the risk.
         """
         check_is_fitted(self, "members_")
-        X = self._check_X(X, reset=False)
+        with torch_threads(self._threads(self.device_)):
+            X, present, data, Z = self._inputs(X)
+            internals = [network_internals(m, data) for m in self.members_]
         index = X.index if hasattr(X, "index") else pd.RangeIndex(X.shape[0])
         names = self.modalities_
-        with torch_threads(self._threads(self.device_)):
-            arrays, present, clin = self._arrays(X, self._blocks, self._clinical_block)
-            data = self._tensors(arrays, present, clin, self.device_)
-            internals = [network_internals(m, data) for m in self.members_]
         columns = {}
         total = np.zeros(X.shape[0])
         if self.offset_ is not None:
-            Z = self._design(arrays, clin)
             parts = self._blocks + ([self._clinical_block] if self._clinical_block is not None else [])
             start, linear = 0, {}
             for block in parts:

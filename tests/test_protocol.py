@@ -202,3 +202,12 @@ def test_pickle_grid_search_cross_validate_warm_start(breast):
     with pytest.raises(ValueError, match="has 2 member"):
         warm.set_params(n_members=3).fit(X, y)
     assert len(warm.members_) == 2  # a failed warm fit keeps the fitted model
+
+
+def test_warm_start_of_a_linear_only_fit_refits(breast):
+    """No member to continue: a second warm fit refits instead of failing on n_members."""
+    X, y, genes = breast
+    est = _est(genes, residual_weights=[0], warm_start=True).fit(X, y)
+    first = est.predict(X)
+    est.fit(X, y)
+    assert est.members_ == [] and np.array_equal(est.predict(X), first)
