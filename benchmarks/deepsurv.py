@@ -6,8 +6,10 @@ comparison row in ``benchmarks/speed.py``:
 
 - the loss :func:`sksurv_camlif.losses.cox_ph_loss` (sorted reverse log-cumsum-exp, no
   n x n risk matrix, no host synchronisation);
-- the mini-batches :func:`sksurv_camlif.training.event_balanced_batches` (every batch
-  holds at least one event, so every batch has a defined partial likelihood);
+- the training loop :func:`sksurv_camlif.training.train_loop` with the package's
+  event-balanced mini-batches (every batch holds at least one event) and its
+  ``EarlyStopping`` (same rule as ``CAMLIFSurvival``: best weights restored, the initial
+  weights a candidate) and ``EpochTimer`` callbacks;
 - :func:`sksurv_camlif.device.resolve_device` for ``device``;
 - scikit-survival's :class:`~sksurv.linear_model.coxph.BreslowEstimator` for the baseline
   hazard, hence survival and cumulative hazard functions.
@@ -26,7 +28,6 @@ Katzman, J. L. et al. "DeepSurv: personalized treatment recommender system using
 proportional hazards deep neural network." BMC Medical Research Methodology 18, 24 (2018).
 """
 
-import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -50,7 +51,7 @@ from sksurv_camlif.device import (
     torch_threads,
 )
 from sksurv_camlif.losses import cox_ph_loss
-from sksurv_camlif.training import event_balanced_batches
+from sksurv_camlif.training import EarlyStopping, EpochTimer, train_loop
 
 __all__ = ["DeepSurvMLP"]
 
@@ -119,8 +120,11 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
     n_features_in_ : int
     n_iter_ : int
     loss_curve_ : list of float
+    epoch_times_ : list of float
+        Seconds of training per epoch (validation excluded).
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
+        Includes the initial weights' score (epoch 0), as ``CAMLIFSurvival``.
     unique_times_, cum_baseline_hazard_, baseline_survival_
         From the Breslow estimator fitted on the final network's log-risk.
     """
@@ -222,8 +226,9 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         self.baseline_survival_ = self._baseline_model.baseline_survival_
         self.loss_curve_ = history["loss"]
         self.n_iter_ = len(self.loss_curve_)
-        self.validation_scores_ = history["val"] if self.early_stopping else None
-        self.best_validation_score_ = history["best"]
+        self.epoch_times_ = history["epoch_time"]
+        self.validation_scores_ = history["validation_score"] if self.early_stopping else None
+        self.best_validation_score_ = history.get("best_validation_score")
         return self
 
     def _split(self, event, seed):
@@ -249,52 +254,28 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         optimizer = torch.optim.AdamW(
             module.parameters(), lr=self.learning_rate_init, weight_decay=self.weight_decay
         )
-        generator = torch.Generator().manual_seed(seed)
-        train_event = event[idx_train]
         idx_train_t = torch.as_tensor(idx_train).to(device)
-        X_val = None if idx_val is None else Xt[torch.as_tensor(idx_val).to(device)]
-        history = {"loss": [], "val": [], "best": None}
-        best_score, best_state, stale = -np.inf, None, 0
-        n_train = len(idx_train)
 
-        for epoch in range(self.max_iter):
-            module.train()
-            order, sizes = event_balanced_batches(train_event, self.batch_size, generator)
-            rows = idx_train_t[order.to(device, non_blocking=True)]
-            total = torch.zeros((), device=device)
-            for idx in torch.split(rows, sizes):
-                loss = cox_ph_loss(module(Xt[idx]), tt[idx], et[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total = total + loss.detach() * idx.shape[0]
-            epoch_loss = float(total) / n_train  # one host synchronisation per epoch
-            if not np.isfinite(epoch_loss):
-                raise FloatingPointError(
-                    f"the training loss became {epoch_loss} at epoch {epoch + 1}; lower "
-                    "learning_rate_init or scale the inputs"
-                )
-            history["loss"].append(epoch_loss)
-            if X_val is None:
-                continue
-            risk = self._log_risk(module, X_val)
-            score = (
-                concordance_index_censored(event[idx_val], time[idx_val], risk)[0]
-                if np.isfinite(risk).all()
-                else 0.5
-            )
-            history["val"].append(score)
-            if score > best_score + _TOL:
-                best_score, stale = score, 0
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                stale += 1
-                if stale >= self.n_iter_no_change:
-                    break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-            history["best"] = float(best_score)
-        return history
+        def batch_loss(idx):
+            rows = idx_train_t[idx]
+            return cox_ph_loss(module(Xt[rows]), tt[rows], et[rows])
+
+        callbacks = [EpochTimer()]
+        if idx_val is not None:
+            X_val = Xt[torch.as_tensor(idx_val).to(device)]
+
+            def score(m):
+                risk = self._log_risk(m, X_val)
+                if not np.isfinite(risk).all():
+                    return 0.5
+                return concordance_index_censored(event[idx_val], time[idx_val], risk)[0]
+
+            callbacks.append(EarlyStopping(score, self.n_iter_no_change, _TOL))
+        return train_loop(
+            module, batch_loss, event[idx_train], optimizer=optimizer, max_iter=self.max_iter,
+            batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed),
+            callbacks=callbacks,
+        )
 
     @staticmethod
     @torch.no_grad()

@@ -12,8 +12,9 @@ a. Training throughput: ``CAMLIFSurvival(early_stopping=False, max_iter=E)`` on 
    columns; Cox model with exponential baseline hazard, about 50% censoring) for each
    ``--sizes``; batch sizes: the estimator's default and 1024. ``DeepSurvMLP``
    (``benchmarks/deepsurv.py``) on the same data, epochs and batch size is the comparison
-   row. The per-epoch time is measured inside the fit (time stamps at the start of every
-   epoch and at the end of training; the first epoch is left out when there are 2 or more);
+   row. The per-epoch time is measured inside the fit by the shared training loop's
+   ``EpochTimer`` (``history_`` / ``epoch_times_``; the first epoch is left out when there
+   are 2 or more);
    fit time includes everything else (block transformers, ridge Cox start of the clinical
    path, prediction on the training set and the Breslow baseline).
    Target: per-epoch time grows at most linearly with n (ratio <= 1.1 x the size ratio;
@@ -58,11 +59,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import deepsurv as deepsurv_module  # noqa: E402
 from deepsurv import DeepSurvMLP  # noqa: E402
 
-import sksurv_camlif.estimator as camlif_estimator  # noqa: E402
-import sksurv_camlif.training as camlif_training  # noqa: E402
 from sksurv_camlif import CAMLIFSurvival  # noqa: E402
 
 P_A, P_B, P_CLIN = 200, 500, 5
@@ -154,69 +152,24 @@ def camlif_estimator_for_synthetic(**params):
 
 
 # ------------------------------------------------------------------------ epoch timing
-class EpochTimer:
-    """Time stamps at the start of every epoch and at the end of training, inside a fit.
-
-    Both training loops call ``event_balanced_batches`` once at the start of each epoch and
-    a prediction on the training data right after the last one (early stopping off); the
-    timer wraps those two names in the modules that call them and restores them on exit.
-    """
-
-    def __init__(self, device, starts, ends):
-        self.device, self.start_targets, self.end_targets = device, starts, ends
-        self.starts, self.ends, self.saved = [], [], []
-
-    def _wrap(self, owner, name, stamps):
-        original = owner.__dict__[name]
-        func = original.__func__ if isinstance(original, staticmethod) else original
-        device = self.device
-
-        def wrapper(*args, **kwargs):
-            sync(device)
-            stamps.append(time.perf_counter())
-            return func(*args, **kwargs)
-
-        setattr(owner, name, staticmethod(wrapper) if isinstance(original, staticmethod) else wrapper)
-        self.saved.append((owner, name, original))
-
-    def __enter__(self):
-        for owner, name in self.start_targets:
-            self._wrap(owner, name, self.starts)
-        for owner, name in self.end_targets:
-            self._wrap(owner, name, self.ends)
-        return self
-
-    def __exit__(self, *exc):
-        for owner, name, original in reversed(self.saved):
-            setattr(owner, name, original)
-
-    def epoch_times(self):
-        if not self.starts:
-            return []
-        after = [t for t in self.ends if t > self.starts[-1]]
-        stamps = self.starts + after[:1]
-        return list(np.diff(stamps))
-
-
-def _timer(model, device):
-    if model == "CAMLIF":
-        return EpochTimer(device, [(camlif_training, "event_balanced_batches")],
-                          [(camlif_estimator, "predict_log_risk")])
-    return EpochTimer(device, [(deepsurv_module, "event_balanced_batches")],
-                      [(DeepSurvMLP, "_log_risk")])
+def epoch_times(est):
+    """Seconds of training per epoch, as the shared training loop's ``EpochTimer``
+    recorded them inside the fit (after its per-epoch host sync, so right on CUDA too)."""
+    if isinstance(est, CAMLIFSurvival):
+        return [h["time"] for h in est.history_]
+    return list(est.epoch_times_)
 
 
 def time_fit(model, X, y, *, batch_size, epochs, device, n_threads):
     common = dict(max_iter=epochs, batch_size=batch_size, early_stopping=False,
                   device=str(device), n_threads=n_threads, random_state=0)
     est = camlif_estimator_for_synthetic(**common) if model == "CAMLIF" else DeepSurvMLP(**common)
-    with _timer(model, device) as timer:
-        sync(device)
-        t0 = time.perf_counter()
-        est.fit(X, y)
-        sync(device)
-        fit_time = time.perf_counter() - t0
-    epochs_t = timer.epoch_times()
+    sync(device)
+    t0 = time.perf_counter()
+    est.fit(X, y)
+    sync(device)
+    fit_time = time.perf_counter() - t0
+    epochs_t = epoch_times(est)
     if len(epochs_t) != epochs:  # the hooks did not fire as expected: whole fit / epochs
         per_epoch, measured, how = fit_time / epochs, fit_time, "fit/E"
     else:

@@ -24,7 +24,7 @@ from .device import module_state_to_cpu, resolve_device, restore_device, seeded,
 from .explain import network_internals
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
-from .protocol import CLINICAL_PENALTIES, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
+from .protocol import CLINICAL_PENALTIES, CRITERIA, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
 from .training import SurvivalTensors, predict_log_risk, train_module
 
 __all__ = ["CAMLIFSurvival"]
@@ -143,8 +143,14 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         Relative penalties of the clinical columns tried by the Coxnet offset (1: as the
         other columns; 0: unpenalised); the inner CV chooses one.
     offset_alpha : {"best", "one-se"}, default="best"
-        How the inner CV picks the Coxnet offset's alpha: the highest mean C, or the
+        How the inner CV picks the Coxnet offset's alpha: the highest mean score, or the
         largest alpha within one standard error of it (``cv.glmnet``'s ``lambda.1se``).
+    offset_criterion : {"c-index", "deviance", "pooled-c", "pooled-deviance"}, default="c-index"
+        The inner score of the Coxnet offset's (alpha, clinical penalty): averaged over
+        folds, each held-out fold's Harrell's C or the cross-validated partial likelihood
+        (Verweij and van Houwelingen; ``cv.glmnet``'s default); or one Harrell's C, resp.
+        partial likelihood, of all patients' pooled out-of-fold predictions (Dai and
+        Breheny).
     residual_weights : array-like of float, default=(0, 0.25, 0.5, 1)
         Candidate weights w of the network's part. ``[0]`` fits the linear model only (no
         network is trained); a single value fixes w.
@@ -227,7 +233,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         Validation Harrell's C per epoch (early stopping only); with ``warm_start`` it
         continues the previous fits' list, as ``loss_curve_`` does.
     history_ : list of dict
-        One record per epoch: ``{"epoch", "loss", "validation_score"}``.
+        One record per epoch: ``{"epoch", "loss", "validation_score", "time"}`` (``time``:
+        seconds of training in that epoch, validation excluded).
     best_validation_score_ : float or None
         Best validation C of the last fit, including that of its initial weights (epoch 0).
     best_epoch_ : int or None
@@ -269,6 +276,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "residual_weights": ["array-like"],
         "clinical_penalties": ["array-like"],
         "offset_alpha": [StrOptions({"best", "one-se"})],
+        "offset_criterion": [StrOptions(set(CRITERIA))],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -311,6 +319,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         residual_weights=RESIDUAL_WEIGHTS,
         clinical_penalties=CLINICAL_PENALTIES,
         offset_alpha="best",
+        offset_criterion="c-index",
         alignment_weight=0.5,
         ties="breslow",
         max_iter=100,
@@ -349,6 +358,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.residual_weights = residual_weights
         self.clinical_penalties = clinical_penalties
         self.offset_alpha = offset_alpha
+        self.offset_criterion = offset_criterion
         self.alignment_weight = alignment_weight
         self.ties = ties
         self.max_iter = max_iter
@@ -653,9 +663,12 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         else:
             self.validation_scores_ = None
         scores = self.validation_scores_ or [None] * self.n_iter_
+        previous = [h.get("time") for h in getattr(self, "history_", [])] if warm else []
+        times = previous + history.get("epoch_time", [])
+        times += [None] * (self.n_iter_ - len(times))
         self.history_ = [
-            {"epoch": i + 1, "loss": loss, "validation_score": score}
-            for i, (loss, score) in enumerate(zip(self.loss_curve_, scores))
+            {"epoch": i + 1, "loss": loss, "validation_score": score, "time": seconds}
+            for i, (loss, score, seconds) in enumerate(zip(self.loss_curve_, scores, times))
         ]
         self.best_validation_score_ = history["best_validation_score"]
         self.best_epoch_ = history["best_epoch"]
@@ -688,6 +701,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 Z, is_clin, event, time, fold, names,
                 clinical_penalties=self._nonnegative("clinical_penalties"),
                 alpha_rule=self.offset_alpha,
+                criterion=self.offset_criterion,
             )
         elif self.offset == "clinical-ridge":
             offset, offset_oof = fit_clinical_ridge_offset(

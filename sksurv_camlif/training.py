@@ -1,6 +1,8 @@
-"""The training loop: event-balanced mini-batches, early stopping, interruption."""
+"""The training loop: event-balanced mini-batches, callbacks (early stopping, progress,
+epoch times), interruption; and CA-MLIF's loss and set-up on top of it."""
 
 import copy
+import time
 import warnings
 from dataclasses import dataclass
 from typing import List, Optional
@@ -11,7 +13,20 @@ from sksurv.metrics import concordance_index_censored
 
 from .losses import alignment_loss, cox_ph_loss
 
-__all__ = ["SurvivalTensors", "event_balanced_batches", "train_module", "predict_log_risk"]
+__all__ = [
+    "SurvivalTensors",
+    "event_balanced_batches",
+    "predict_log_risk",
+    "Callback",
+    "LoopState",
+    "EpochTimer",
+    "EarlyStopping",
+    "ProgressBar",
+    "validation_cindex",
+    "train_loop",
+    "camlif_batch_loss",
+    "train_module",
+]
 
 
 @dataclass
@@ -117,6 +132,228 @@ def _cindex(event, time, risk):
     return concordance_index_censored(event, time, risk)[0]
 
 
+# ---------------------------------------------------------------------------- the loop
+@dataclass
+class LoopState:
+    """What the callbacks of :func:`train_loop` see and change.
+
+    ``history`` holds the per-epoch ``loss`` (and whatever the callbacks add, e.g.
+    ``validation_score``, ``epoch_time``) and ``interrupted``; a callback sets ``stop`` to
+    end training after the current epoch.
+    """
+
+    module: torch.nn.Module
+    history: dict
+    epoch: int = 0
+    stop: bool = False
+
+
+class Callback:
+    """Hooks of :func:`train_loop`, each called with the :class:`LoopState`.
+
+    ``on_train_end`` runs however training ends (finished, stopped, interrupted, failed).
+    """
+
+    def on_train_begin(self, state):
+        pass
+
+    def on_epoch_begin(self, state):
+        pass
+
+    def on_epoch_end(self, state):
+        pass
+
+    def on_train_end(self, state):
+        pass
+
+
+class EpochTimer(Callback):
+    """Seconds of training of each epoch in ``history["epoch_time"]``.
+
+    Put it first: it then stops before the other callbacks (validation) run. The loop's
+    per-epoch host sync (the epoch loss) comes before ``on_epoch_end``, so the times are
+    right on an asynchronous device too.
+    """
+
+    def on_train_begin(self, state):
+        state.history["epoch_time"] = []
+
+    def on_epoch_begin(self, state):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, state):
+        state.history["epoch_time"].append(time.perf_counter() - self._start)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``score(module)`` has not improved by ``tol`` for ``n_iter_no_change`` epochs;
+    the weights of the best score are restored at the end.
+
+    The initial weights are a candidate too (epoch 0): where they are a fitted model (the
+    Cox-initialised clinical path, or a residual head at 0 over a linear offset), training
+    must beat them to be kept. As scikit-learn's MLP, ``tol`` only drives the patience; the
+    best is the maximum. Adds ``validation_score`` (per epoch), ``best_epoch`` and
+    ``best_validation_score`` to the history.
+    """
+
+    def __init__(self, score, n_iter_no_change=10, tol=1e-4):
+        self.score, self.n_iter_no_change, self.tol = score, n_iter_no_change, tol
+
+    def on_train_begin(self, state):
+        self.best_score, self.best_state, self.stale = self.score(state.module), None, 0
+        self.best_state = copy.deepcopy(state.module.state_dict())
+        state.history.update(validation_score=[], best_epoch=0)
+
+    def on_epoch_end(self, state):
+        score = self.score(state.module)
+        state.history["validation_score"].append(score)
+        self.stale = 0 if score > self.best_score + self.tol else self.stale + 1
+        if score > self.best_score:
+            self.best_score = score
+            self.best_state = copy.deepcopy(state.module.state_dict())
+            state.history["best_epoch"] = state.epoch
+        state.stop = state.stop or self.stale >= self.n_iter_no_change
+
+    def on_train_end(self, state):
+        state.module.load_state_dict(self.best_state)
+        state.history["best_validation_score"] = self.best_score
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over epochs with the last loss (and validation C, if any)."""
+
+    def __init__(self, max_iter, desc):
+        self.max_iter, self.desc = max_iter, desc
+
+    def on_train_begin(self, state):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.max_iter, desc=self.desc, unit="epoch", leave=True)
+
+    def on_epoch_end(self, state):
+        postfix = {"loss": f"{state.history['loss'][-1]:.4f}"}
+        if state.history.get("validation_score"):
+            postfix["val_c"] = f"{state.history['validation_score'][-1]:.4f}"
+        self.bar.update(1)
+        self.bar.set_postfix(postfix)
+
+    def on_train_end(self, state):
+        self.bar.close()
+
+
+def validation_cindex(validation):
+    """``score(module)`` for :class:`EarlyStopping`: Harrell's C on ``validation`` (a
+    :class:`SurvivalTensors` with host targets); 0.5 if the predictions are not finite."""
+
+    def score(module):
+        risk = predict_log_risk(module, validation).cpu().numpy().astype(np.float64)
+        if not np.isfinite(risk).all():
+            return 0.5
+        return _cindex(validation.host_event, validation.host_time, risk)
+
+    return score
+
+
+def train_loop(module, batch_loss, event, *, optimizer, max_iter, batch_size, generator, callbacks=()):
+    """Train ``module`` in place with event-balanced mini-batches; return the history dict.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Its parameters' device is where the batch indices go.
+    batch_loss : callable
+        ``batch_loss(idx)`` -> scalar loss tensor of the training rows ``idx`` (a device
+        index tensor); the caller closes over its data, forward pass and loss.
+    event : ndarray of bool, shape (n,)
+        Event indicators of the training rows, on the host (for the batches).
+    optimizer : torch.optim.Optimizer
+    max_iter : int
+    batch_size : int
+    generator : torch.Generator (CPU), the batch order
+    callbacks : sequence of :class:`Callback`, called in order
+
+    Returns
+    -------
+    history : dict with ``loss`` (per epoch), ``interrupted`` and the callbacks' entries
+
+    Raises
+    ------
+    FloatingPointError
+        If the training loss becomes NaN or inf.
+
+    Notes
+    -----
+    One host synchronisation per epoch (the epoch loss). KeyboardInterrupt ends training
+    with a warning; the callbacks' ``on_train_end`` still runs (e.g. best weights restored).
+    """
+    device = next(module.parameters()).device
+    state = LoopState(module, {"loss": [], "interrupted": False})
+    for cb in callbacks:
+        cb.on_train_begin(state)
+    try:
+        for epoch in range(1, max_iter + 1):
+            state.epoch = epoch
+            for cb in callbacks:
+                cb.on_epoch_begin(state)
+            module.train()
+            order, sizes = event_balanced_batches(event, batch_size, generator)
+            order = order.to(device, non_blocking=True)
+            total = torch.zeros((), device=device)
+            for idx in torch.split(order, sizes):
+                loss = batch_loss(idx)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total = total + loss.detach() * len(idx)
+            epoch_loss = float(total) / len(event)  # one host sync per epoch
+            if not np.isfinite(epoch_loss):
+                raise FloatingPointError(
+                    f"the training loss became {epoch_loss} at epoch {epoch}; lower "
+                    "learning_rate_init, check the inputs for extreme values, or scale them"
+                )
+            state.history["loss"].append(epoch_loss)
+            for cb in callbacks:
+                cb.on_epoch_end(state)
+            if state.stop:
+                break
+    except KeyboardInterrupt:
+        state.history["interrupted"] = True
+        warnings.warn(
+            f"training interrupted after {len(state.history['loss'])} epoch(s); keeping the "
+            "best weights so far",
+            UserWarning,
+            stacklevel=3,
+        )
+    finally:
+        for cb in callbacks:
+            cb.on_train_end(state)
+    return state.history
+
+
+def camlif_batch_loss(module, train, *, alignment_weight, ties, autocast_dtype=None):
+    """``batch_loss(idx)`` of CA-MLIF: the Cox loss of ``offset + log-risk`` plus
+    ``alignment_weight`` times the alignment loss (eq. 7, only with cross-attention).
+
+    ``module`` may be a ``torch.compile``-d view; the loss is always in float32, the
+    forward pass under ``autocast_dtype`` if given.
+    """
+    device_type = train.present.device.type
+    use_alignment = alignment_weight > 0 and getattr(module, "cross_attention", False)
+
+    def batch_loss(idx):
+        batch = train.take(idx, host=False)
+        with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            out = batch.forward(module)
+        loss = cox_ph_loss(batch.with_offset(out.log_risk.float()), batch.time, batch.event, ties=ties)
+        if use_alignment:
+            loss = loss + alignment_weight * alignment_loss(
+                out.original.float(), out.enhanced.float(), batch.present
+            )
+        return loss
+
+    return batch_loss
+
+
 def train_module(
     module,
     train,
@@ -135,103 +372,30 @@ def train_module(
     autocast_dtype=None,
     compiled=None,
 ):
-    """Train ``module`` in place; return a history dict.
+    """Train a CA-MLIF ``module`` in place with :func:`train_loop`; return the history.
 
-    With ``validation`` (a :class:`SurvivalTensors` with ``host_event`` and ``host_time``), stop when Harrell's C on it has not
-    improved by ``tol`` for ``n_iter_no_change`` epochs and restore the best weights.
-    KeyboardInterrupt stops training with a warning and keeps the best weights so far.
-    ``autocast_dtype`` (e.g. torch.bfloat16) runs the forward pass under autocast; the loss
-    is always computed in float32. ``compiled`` is a ``torch.compile``-d view of ``module``
-    used for the training forward pass.
-
-    Raises
-    ------
-    FloatingPointError
-        If the training loss becomes NaN or inf.
+    AdamW, the loss of :func:`camlif_batch_loss`, the epoch times, and with ``validation``
+    (a :class:`SurvivalTensors` with host targets) early stopping on its Harrell's C.
+    ``compiled`` is a ``torch.compile``-d view of ``module`` for the training forward pass.
     """
     # foreach: one multi-tensor kernel per update instead of one per parameter (same values)
     optimizer = torch.optim.AdamW(
         module.parameters(), lr=learning_rate, weight_decay=weight_decay, foreach=True
     )
-    host_event = train.host_event
-    device_type = train.present.device.type
-    forward_module = compiled if compiled is not None else module
-    use_alignment = alignment_weight > 0 and getattr(module, "cross_attention", False)
-    history = {"loss": [], "validation_score": [], "interrupted": False, "best_epoch": None}
-    best_score, best_state, stale = -np.inf, None, 0
-
-    def validation_score():
-        risk = predict_log_risk(module, validation).cpu().numpy().astype(np.float64)
-        if not np.isfinite(risk).all():
-            return 0.5
-        return _cindex(validation.host_event, validation.host_time, risk)
-
+    callbacks = [EpochTimer()]
     if validation is not None:
-        # the initial weights are a candidate too: with the Cox-initialised clinical path
-        # they are that Cox model, which training must beat to be kept
-        best_score, best_state = validation_score(), copy.deepcopy(module.state_dict())
-        history["best_epoch"] = 0
-
-    progress = None
+        callbacks.append(EarlyStopping(validation_cindex(validation), n_iter_no_change, tol))
     if verbose:
-        from tqdm.auto import tqdm
-
-        progress = tqdm(total=max_iter, desc="CAMLIFSurvival", unit="epoch", leave=True)
-    try:
-        for epoch in range(max_iter):
-            module.train()
-            order, sizes = event_balanced_batches(host_event, batch_size, generator)
-            order = order.to(train.present.device, non_blocking=True)
-            total = torch.zeros((), device=train.present.device)
-            for idx in torch.split(order, sizes):
-                batch = train.take(idx, host=False)
-                with torch.autocast(device_type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-                    out = batch.forward(forward_module)
-                loss = cox_ph_loss(batch.with_offset(out.log_risk.float()), batch.time, batch.event, ties=ties)
-                if use_alignment:
-                    loss = loss + alignment_weight * alignment_loss(
-                        out.original.float(), out.enhanced.float(), batch.present
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total = total + loss.detach() * len(idx)
-            epoch_loss = float(total) / len(train)  # one host sync per epoch
-            if not np.isfinite(epoch_loss):
-                raise FloatingPointError(
-                    f"the training loss became {epoch_loss} at epoch {epoch + 1}; lower "
-                    "learning_rate_init, check the inputs for extreme values, or scale the blocks"
-                )
-            history["loss"].append(epoch_loss)
-            postfix = {"loss": f"{epoch_loss:.4f}"}
-
-            if validation is not None:
-                score = validation_score()
-                history["validation_score"].append(score)
-                postfix["val_c"] = f"{score:.4f}"
-                # as scikit-learn's MLP: tol only drives the patience; the best is the max
-                stale = 0 if score > best_score + tol else stale + 1
-                if score > best_score:
-                    best_score = score
-                    best_state = copy.deepcopy(module.state_dict())
-                    history["best_epoch"] = epoch + 1
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(postfix)
-            if validation is not None and stale >= n_iter_no_change:
-                break
-    except KeyboardInterrupt:
-        history["interrupted"] = True
-        warnings.warn(
-            f"training interrupted after {len(history['loss'])} epoch(s); keeping the best "
-            "weights so far",
-            UserWarning,
-            stacklevel=3,
-        )
-    finally:
-        if progress is not None:
-            progress.close()
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    history["best_validation_score"] = best_score if best_state is not None else None
+        callbacks.append(ProgressBar(max_iter, "CAMLIFSurvival"))
+    batch_loss = camlif_batch_loss(
+        compiled if compiled is not None else module, train,
+        alignment_weight=alignment_weight, ties=ties, autocast_dtype=autocast_dtype,
+    )
+    history = train_loop(
+        module, batch_loss, train.host_event, optimizer=optimizer, max_iter=max_iter,
+        batch_size=batch_size, generator=generator, callbacks=callbacks,
+    )
+    history.setdefault("validation_score", [])
+    history.setdefault("best_epoch", None)
+    history.setdefault("best_validation_score", None)
     return history

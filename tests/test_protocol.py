@@ -13,8 +13,10 @@ from sksurv.util import Surv
 
 from conftest import TINY_NET
 from sksurv_camlif import CAMLIFSurvival
+from sksurv_camlif.losses import cox_ph_loss
 from sksurv_camlif.protocol import (
     choose_residual_weight,
+    cox_log_partial_likelihood,
     fit_clinical_ridge_offset,
     fit_coxnet_offset,
     inner_folds,
@@ -83,6 +85,41 @@ def test_offset_does_not_leak_labels_of_a_fold(design):
     assert not np.allclose(oof2[fold != k], oof[fold != k])  # the other folds did see them
 
 
+def test_log_partial_likelihood_matches_the_training_loss(design):
+    import torch
+
+    Z, _, event, time, _ = design
+    time = np.round(time, 1)  # ties share one risk set
+    eta = Z[:, :3] * [0.5, -1.0, 2.0]
+    ll = cox_log_partial_likelihood(eta, event, time)
+    for j in range(3):
+        loss = cox_ph_loss(torch.as_tensor(eta[:, j]), torch.as_tensor(time), torch.as_tensor(event))
+        assert_allclose(-ll[j] / event.sum(), float(loss), rtol=1e-10)
+    assert_allclose(cox_log_partial_likelihood(eta[:, 1], event, time), ll[1])
+
+
+def test_deviance_criterion_picks_the_best_cross_validated_likelihood(design):
+    Z, is_clin, event, time, names = design
+    fold = inner_folds(event, 5, seed=0)
+    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, criterion="deviance")
+    res = offset.cv_results_
+    i = res["clinical_penalties"].index(offset.clinical_penalty_)
+    j = list(res["alphas"][i]).index(offset.alpha_)
+    assert res["mean_score"][i][j] == max(np.nanmax(c) for c in res["mean_score"])
+    # recomputed by hand for that (r, alpha): l(beta_-k) - l_-k(beta_-k), averaged
+    penalty = np.where(is_clin, offset.clinical_penalty_, 1.0)
+    by_hand = []
+    for k in range(5):
+        tr = fold != k
+        coef = CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=res["alphas"][i], penalty_factor=penalty).fit(
+            Z[tr], Surv.from_arrays(event[tr], time[tr])).coef_[:, j]
+        by_hand.append(cox_log_partial_likelihood(Z @ coef, event, time)
+                       - cox_log_partial_likelihood(Z[tr] @ coef, event[tr], time[tr]))
+    assert_allclose(np.mean(by_hand), res["mean_score"][i][j], rtol=1e-6)
+    # the truth has signal in 4 of 6 columns: the likelihood keeps them
+    assert (offset.coef_[[0, 1, 4]] != 0).all()
+
+
 def test_coxnet_offset_refit_matches_sksurv(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
@@ -98,7 +135,7 @@ def test_coxnet_offset_refit_matches_sksurv(design):
     res = offset.cv_results_
     i = res["clinical_penalties"].index(r)
     j = list(res["alphas"][i]).index(offset.alpha_)
-    assert res["mean_c"][i][j] == max(np.nanmax(c) for c in res["mean_c"])
+    assert res["mean_score"][i][j] == max(np.nanmax(c) for c in res["mean_score"])
     # a truth with signal: the out-of-fold predictor is informative, coefficients are named
     from sksurv.metrics import concordance_index_censored
     assert concordance_index_censored(event, time, oof)[0] > 0.6

@@ -1,0 +1,160 @@
+"""The open training loop of ``training.py``: callbacks, early stopping with best-weight
+restore, interruption, divergence; on a linear Cox model (a ``torch.nn.Linear``)."""
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+
+from sksurv_camlif.losses import cox_ph_loss
+from sksurv_camlif.training import (
+    Callback,
+    EarlyStopping,
+    EpochTimer,
+    ProgressBar,
+    train_loop,
+)
+
+
+@pytest.fixture
+def cox_problem():
+    """A linear Cox truth, 200 patients, 3 columns; a linear module and its batch loss."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    eta = X @ np.array([1.0, -0.5, 0.0])
+    t, c = rng.exponential(np.exp(-eta)), rng.exponential(1.5, 200)
+    event, time = t <= c, np.minimum(t, c)
+    torch.manual_seed(0)
+    module = torch.nn.Linear(3, 1)
+    Xt, tt, et = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(time), torch.as_tensor(event)
+
+    def batch_loss(idx):
+        return cox_ph_loss(module(Xt[idx]).squeeze(-1), tt[idx], et[idx])
+
+    return module, batch_loss, event
+
+
+def _run(cox_problem, max_iter=5, callbacks=(), lr=0.05):
+    module, batch_loss, event = cox_problem
+    return train_loop(
+        module, batch_loss, event, optimizer=torch.optim.SGD(module.parameters(), lr=lr),
+        max_iter=max_iter, batch_size=50, generator=torch.Generator().manual_seed(0),
+        callbacks=callbacks,
+    )
+
+
+class Recorder(Callback):
+    def __init__(self, stop_at=None):
+        self.calls, self.stop_at = [], stop_at
+
+    def on_train_begin(self, state):
+        self.calls.append("begin")
+
+    def on_epoch_begin(self, state):
+        self.calls.append(f"epoch{state.epoch}")
+
+    def on_epoch_end(self, state):
+        self.calls.append(f"end{state.epoch}")
+        if state.epoch == self.stop_at:
+            state.stop = True
+
+    def on_train_end(self, state):
+        self.calls.append("train_end")
+
+
+def test_loop_trains_and_calls_back_in_order(cox_problem):
+    rec = Recorder()
+    history = _run(cox_problem, max_iter=3, callbacks=[EpochTimer(), rec])
+    assert rec.calls == ["begin", "epoch1", "end1", "epoch2", "end2", "epoch3", "end3", "train_end"]
+    assert len(history["loss"]) == 3 and history["interrupted"] is False
+    assert history["loss"][-1] < history["loss"][0]  # a true signal is learnt
+    assert len(history["epoch_time"]) == 3 and min(history["epoch_time"]) > 0
+    # the module was trained in place: its first weight points the truth's way
+    assert cox_problem[0].weight[0, 0] > 0
+
+
+def test_a_callback_stops_training(cox_problem):
+    rec = Recorder(stop_at=2)
+    history = _run(cox_problem, max_iter=10, callbacks=[rec])
+    assert len(history["loss"]) == 2 and rec.calls[-1] == "train_end"
+
+
+def test_early_stopping_restores_the_best_weights_and_stops_on_patience(cox_problem):
+    module = cox_problem[0]
+    scores = iter([0.5, 0.6, 0.7, 0.65, 0.69, 0.68, 0.9])  # initial, then epochs 1..6
+    snapshots = {}
+
+    def score(m):
+        value = next(scores)
+        snapshots[value] = m.weight.detach().clone()
+        return value
+
+    history = _run(cox_problem, max_iter=10, callbacks=[EarlyStopping(score, n_iter_no_change=3, tol=0.0)])
+    # epoch 2 (0.7) is the best; 3 epochs without a gain stop training after epoch 5
+    assert history["validation_score"] == [0.6, 0.7, 0.65, 0.69, 0.68]
+    assert history["best_epoch"] == 2 and history["best_validation_score"] == 0.7
+    assert_array_equal(module.weight.detach(), snapshots[0.7])
+
+
+def test_early_stopping_keeps_the_initial_weights_when_training_never_beats_them(cox_problem):
+    module = cox_problem[0]
+    initial = module.weight.detach().clone()
+    scores = iter([0.8, 0.7, 0.7, 0.75])
+    history = _run(cox_problem, max_iter=10, callbacks=[EarlyStopping(lambda m: next(scores), 3)])
+    assert history["best_epoch"] == 0 and len(history["loss"]) == 3
+    assert_array_equal(module.weight.detach(), initial)
+
+
+def test_tol_drives_the_patience_but_not_the_best(cox_problem):
+    scores = iter([0.5, 0.50005, 0.5001, 0.50015])  # tiny gains, each below tol
+    history = _run(cox_problem, max_iter=10, callbacks=[EarlyStopping(lambda m: next(scores), 3, tol=1e-3)])
+    assert len(history["loss"]) == 3 and history["best_epoch"] == 3
+
+
+def test_keyboard_interrupt_warns_and_still_ends_the_callbacks(cox_problem):
+    module, batch_loss, event = cox_problem
+    calls = {"n": 0}
+
+    def interrupted(idx):
+        calls["n"] += 1
+        if calls["n"] == 9:  # in the third epoch (4 batches per epoch)
+            raise KeyboardInterrupt
+        return batch_loss(idx)
+
+    rec = Recorder()
+    with pytest.warns(UserWarning, match="interrupted after 2 epoch"):
+        history = train_loop(
+            module, interrupted, event, optimizer=torch.optim.SGD(module.parameters(), lr=0.05),
+            max_iter=5, batch_size=50, generator=torch.Generator().manual_seed(0), callbacks=[rec],
+        )
+    assert history["interrupted"] is True and len(history["loss"]) == 2
+    assert rec.calls[-1] == "train_end"
+
+
+def test_divergence_raises_and_closes_the_progress_bar(cox_problem, capsys):
+    module, batch_loss, event = cox_problem
+    bar = ProgressBar(5, "test")
+    with pytest.raises(FloatingPointError, match="training loss became"):
+        train_loop(
+            module, lambda idx: batch_loss(idx) * float("nan"), event,
+            optimizer=torch.optim.SGD(module.parameters(), lr=0.05), max_iter=5, batch_size=50,
+            generator=torch.Generator().manual_seed(0), callbacks=[bar],
+        )
+    assert bar.bar.disable  # closed
+    assert "test" in capsys.readouterr().err  # the bar was drawn and closed
+
+
+def test_estimator_history_records_epoch_times():
+    from sksurv.datasets import load_breast_cancer
+
+    from conftest import PLAIN, tiny
+    from sksurv_camlif import CAMLIFSurvival
+
+    X, y = load_breast_cancer()
+    genes = [c for c in X.columns if c.startswith("X")][:6]
+    est = CAMLIFSurvival([("g", "passthrough", genes)], **tiny(3, **PLAIN, warm_start=True))
+    est.fit(X, y)
+    assert [h["epoch"] for h in est.history_] == [1, 2, 3]
+    assert all(h["time"] > 0 for h in est.history_)
+    est.fit(X, y)  # warm start: the record goes on
+    assert len(est.history_) == est.n_iter_ == 6 and all(h["time"] > 0 for h in est.history_)
