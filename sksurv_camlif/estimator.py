@@ -151,6 +151,14 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         (Verweij and van Houwelingen; ``cv.glmnet``'s default); or one Harrell's C, resp.
         partial likelihood, of all patients' pooled out-of-fold predictions (Dai and
         Breheny).
+    offset_repeats : int, default=1
+        Fold assignments whose inner scores are averaged to choose the Coxnet offset's
+        (alpha, clinical penalty): repeated CV, less sensitive to one random partition.
+        The out-of-fold offset and the members use the first assignment.
+    offset_clinical_only : bool, default=False
+        Also consider a ridge Cox model of the clinical block alone (penalty
+        ``clinical_ridge``) as the offset; it is kept when the best Coxnet is not ahead of
+        it by more than one standard error on the inner folds.
     residual_weights : array-like of float, default=(0, 0.25, 0.5, 1)
         Candidate weights w of the network's part. ``[0]`` fits the linear model only (no
         network is trained); a single value fixes w.
@@ -277,6 +285,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "clinical_penalties": ["array-like"],
         "offset_alpha": [StrOptions({"best", "one-se"})],
         "offset_criterion": [StrOptions(set(CRITERIA))],
+        "offset_repeats": [Interval(Integral, 1, None, closed="left")],
+        "offset_clinical_only": ["boolean"],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -320,6 +330,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         clinical_penalties=CLINICAL_PENALTIES,
         offset_alpha="best",
         offset_criterion="c-index",
+        offset_repeats=1,
+        offset_clinical_only=False,
         alignment_weight=0.5,
         ties="breslow",
         max_iter=100,
@@ -359,6 +371,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.clinical_penalties = clinical_penalties
         self.offset_alpha = offset_alpha
         self.offset_criterion = offset_criterion
+        self.offset_repeats = offset_repeats
+        self.offset_clinical_only = offset_clinical_only
         self.alignment_weight = alignment_weight
         self.ties = ties
         self.max_iter = max_iter
@@ -488,12 +502,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 "finite time field, e.g. from sksurv.util.Surv.from_arrays; the time field "
                 f"or event field failed the check: {exc}"
             ) from exc
+        # check_array_survival has rejected NaN, inf and negative times
         event = np.ascontiguousarray(event, dtype=bool)
         time = np.ascontiguousarray(time, dtype=np.float64)
-        if not np.isfinite(time).all():
-            raise ValueError("y: the time field holds NaN or inf")
-        if (time < 0).any():
-            raise ValueError(f"y: the time field holds negative values (min {time.min()})")
         if X.shape[0] < 2:
             raise ValueError(f"at least 2 samples are required to fit, got {X.shape[0]}")
         return event, time
@@ -702,6 +713,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 clinical_penalties=self._nonnegative("clinical_penalties"),
                 alpha_rule=self.offset_alpha,
                 criterion=self.offset_criterion,
+                extra_folds=[inner_folds(event, self.cv, seed + r) for r in range(1, self.offset_repeats)],
+                clinical_only_alpha=self.clinical_ridge if self.offset_clinical_only else None,
+                ties=self.ties,
             )
         elif self.offset == "clinical-ridge":
             offset, offset_oof = fit_clinical_ridge_offset(

@@ -170,6 +170,49 @@ def _coxnet_path(Z, y, alphas, penalty, l1_ratio, alpha_min_ratio, n_alphas):
         ).fit(Z, y)
 
 
+def _path_scores(criterion, Z, y, fold, grid, penalty, l1_ratio, alpha_min_ratio, n_alphas):
+    """Inner scores (one row per fold, or one row if pooled) and out-of-fold linear
+    predictors (n, len(grid)) of a Coxnet path on the fold assignment ``fold``."""
+    event, time = y["event"], y["time"]
+    n_folds = int(fold.max()) + 1
+    scores = np.full((n_folds, len(grid)), np.nan)
+    oof = np.zeros((len(Z), len(grid)))
+    for k in range(n_folds):
+        tr, te = fold != k, fold == k
+        try:
+            part = _coxnet_path(Z[tr], y[tr], grid, penalty, l1_ratio, alpha_min_ratio, n_alphas)
+        except (ValueError, ArithmeticError):
+            continue  # this fold scores NaN; nanmean later
+        coef = part.coef_
+        if coef.shape[1] < len(grid):  # the path stopped early (saturated fit)
+            coef = np.pad(coef, ((0, 0), (0, len(grid) - coef.shape[1])), mode="edge")
+        oof[te] = Z[te] @ coef
+        if not criterion.startswith("pooled"):
+            scores[k] = _fold_scores(criterion, Z, coef, event, time, tr, te)
+    if criterion.startswith("pooled"):
+        scores = _pooled_scores(criterion, oof, event, time)[None, :]
+    return scores, oof
+
+
+def _ridge_scores(criterion, Z, is_clinical, y, fold, alpha, ties):
+    """Inner scores and out-of-fold predictor of the clinical-only ridge Cox model, laid
+    out as :func:`_path_scores` (one column)."""
+    event, time = y["event"], y["time"]
+    n_folds = int(fold.max()) + 1
+    scores = np.full((n_folds, 1), np.nan)
+    oof = np.zeros((len(Z), 1))
+    for k in range(n_folds):
+        tr, te = fold != k, fold == k
+        coef = np.zeros((Z.shape[1], 1))
+        coef[is_clinical, 0] = _ridge_coef(Z[tr][:, is_clinical], y[tr], alpha, ties)
+        oof[te] = Z[te] @ coef
+        if not criterion.startswith("pooled"):
+            scores[k] = _fold_scores(criterion, Z, coef, event, time, tr, te)
+    if criterion.startswith("pooled"):
+        scores = _pooled_scores(criterion, oof, event, time)[None, :]
+    return scores, oof
+
+
 def fit_coxnet_offset(
     Z,
     is_clinical,
@@ -185,12 +228,15 @@ def fit_coxnet_offset(
     alphas=None,
     alpha_rule="best",
     criterion="c-index",
+    extra_folds=(),
+    clinical_only_alpha=None,
+    ties="breslow",
 ):
     """Elastic-net Cox offset: alpha and the clinical penalty chosen by inner CV, cross-fitted.
 
     For each relative penalty r of the clinical columns, a path of ``n_alphas`` alphas is
     fitted on all patients (its alphas are the grid) and on each fold's training part; the
-    (r, alpha) with the highest mean Harrell's C over the held-out folds is kept. The
+    (r, alpha) with the highest mean inner score over the held-out folds is kept. The
     out-of-fold linear predictor at that (r, alpha) is the offset of the training patients;
     the all-patient path at that (r, alpha) is the model used at predict time.
 
@@ -201,6 +247,7 @@ def fit_coxnet_offset(
     is_clinical : ndarray of bool, shape (p,)
     event, time : ndarray, shape (n,)
     fold : ndarray of int, shape (n,), from :func:`inner_folds`
+        The folds of the out-of-fold offset (and of the scores).
     feature_names : array of str, shape (p,)
     alphas : array of float, optional
         A fixed grid instead of each all-patient path's own.
@@ -213,6 +260,15 @@ def fit_coxnet_offset(
         likelihood (:func:`_fold_scores`), averaged over folds; or one score of the pooled
         out-of-fold predictions of all patients (:func:`_pooled_scores`). With a pooled
         criterion there is no spread over folds, and "one-se" is "best".
+    extra_folds : sequence of ndarray, optional
+        Further fold assignments (repeated CV): their scores are averaged with those of
+        ``fold``, so that the choice rests on more than one random partition; the
+        out-of-fold offset still comes from ``fold`` alone.
+    clinical_only_alpha : float, optional
+        If given (and there are clinical and other columns), a ridge Cox model of the
+        clinical columns alone (this penalty) is a candidate too, scored on the same folds;
+        it is kept when its paired deficit to the best Coxnet is within one standard error
+        (the simpler model unless the Coxnet is measurably better).
 
     Returns
     -------
@@ -221,13 +277,14 @@ def fit_coxnet_offset(
 
     Notes
     -----
-    The choice of (r, alpha) sees every fold's held-out C (as ``cv.glmnet``'s
+    The choice of (r, alpha) sees every fold's held-out score (as ``cv.glmnet``'s
     pre-validated predictions do); the coefficients that predict a patient never do.
     """
     Z = np.asarray(Z, dtype=np.float64)
     y = _surv(event, time)
-    n_folds = int(fold.max()) + 1
-    penalties = clinical_penalties if is_clinical.any() and not is_clinical.all() else (1.0,)
+    assignments = [fold, *extra_folds]
+    mixed = is_clinical.any() and not is_clinical.all()
+    penalties = clinical_penalties if mixed else (1.0,)
     best = None
     cv_results = {"clinical_penalties": [], "alphas": [], "mean_score": []}
     for r in penalties:
@@ -238,22 +295,9 @@ def fit_coxnet_offset(
             warnings.warn(f"Coxnet offset path with clinical penalty {r} failed: {exc}", UserWarning)
             continue
         grid = full.alphas_
-        scores = np.full((n_folds, len(grid)), np.nan)
-        oof = np.zeros((len(Z), len(grid)))
-        for k in range(n_folds):
-            tr, te = fold != k, fold == k
-            try:
-                part = _coxnet_path(Z[tr], y[tr], grid, penalty, l1_ratio, alpha_min_ratio, n_alphas)
-            except (ValueError, ArithmeticError):
-                continue  # this fold scores NaN for r; nanmean below
-            coef = part.coef_
-            if coef.shape[1] < len(grid):  # the path stopped early (saturated fit)
-                coef = np.pad(coef, ((0, 0), (0, len(grid) - coef.shape[1])), mode="edge")
-            oof[te] = Z[te] @ coef
-            if not criterion.startswith("pooled"):
-                scores[k] = _fold_scores(criterion, Z, coef, event, time, tr, te)
-        if criterion.startswith("pooled"):
-            scores = _pooled_scores(criterion, oof, event, time)[None, :]
+        runs = [_path_scores(criterion, Z, y, f, grid, penalty, l1_ratio, alpha_min_ratio, n_alphas)
+                for f in assignments]
+        scores, oof = np.vstack([sc for sc, _ in runs]), runs[0][1]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mean_c = np.nanmean(scores, axis=0)
@@ -266,13 +310,13 @@ def fit_coxnet_offset(
         if best is None or mean_c[j] > best[0]:
             if alpha_rule == "one-se":
                 j = _one_se_alpha(scores, mean_c, j)
-            best = (np.nanmax(mean_c), r, grid[j], full.coef_[:, j], oof[:, j])
+            best = (np.nanmax(mean_c), r, grid[j], full.coef_[:, j], oof[:, j], scores[:, j])
     if best is None:
         raise ValueError(
             "the Coxnet offset could not be fitted for any clinical penalty; use "
             "offset='clinical-ridge' or offset=None"
         )
-    _, r, alpha, coef, oof = best
+    _, r, alpha, coef, oof, best_scores = best
     offset = LinearOffset(
         "coxnet",
         np.asarray(coef, np.float64).copy(),
@@ -281,7 +325,27 @@ def fit_coxnet_offset(
         float(r),
         cv_results,
     )
+    if clinical_only_alpha is not None and mixed:
+        runs = [_ridge_scores(criterion, Z, is_clinical, y, f, clinical_only_alpha, ties) for f in assignments]
+        ridge_scores = np.vstack([sc for sc, _ in runs])[:, 0]
+        cv_results["clinical_only_score"] = float(np.nanmean(ridge_scores))
+        if _within_one_se(best_scores, ridge_scores):
+            coef = np.zeros(Z.shape[1])
+            coef[is_clinical] = _ridge_coef(Z[:, is_clinical], y, clinical_only_alpha, ties)
+            offset = LinearOffset("clinical-ridge", coef, offset.feature_names_,
+                                  float(clinical_only_alpha), None, cv_results)
+            oof = runs[0][1][:, 0]
     return offset, oof.copy()
+
+
+def _within_one_se(best, candidate):
+    """True when ``candidate``'s paired deficit to ``best`` (per fold) is within one s.e."""
+    ok = ~(np.isnan(best) | np.isnan(candidate))
+    d = best[ok] - candidate[ok]
+    if len(d) == 0:
+        return False
+    se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
+    return d.mean() <= se
 
 
 def _one_se_alpha(scores, mean_c, j_best):

@@ -142,6 +142,47 @@ def test_coxnet_offset_refit_matches_sksurv(design):
     assert list(offset.feature_names_) == list(names)
 
 
+def test_repeated_folds_average_the_scores_and_keep_the_first_folds_offsets(design):
+    Z, is_clin, event, time, names = design
+    folds = [inner_folds(event, 5, seed=s) for s in (0, 1, 2)]
+    kw = dict(clinical_penalties=(1.0,))
+    single = [fit_coxnet_offset(Z, is_clin, event, time, f, names, **kw)[0] for f in folds]
+    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, folds[0], names, extra_folds=folds[1:], **kw)
+    # the score of each alpha is the mean over the 3 x 5 folds (= mean of the 3 means)
+    assert_allclose(offset.cv_results_["mean_score"][0],
+                    np.mean([o.cv_results_["mean_score"][0] for o in single], axis=0))
+    # the offsets come from the first assignment's fold models, at the chosen alpha
+    at_alpha = fit_coxnet_offset(Z, is_clin, event, time, folds[0], names,
+                                 alphas=offset.cv_results_["alphas"][0], **kw)
+    j = list(offset.cv_results_["alphas"][0]).index(offset.alpha_)
+    assert at_alpha[0].cv_results_["alphas"][0][j] == offset.alpha_
+    # recompute the first fold's out-of-fold predictor at that alpha
+    tr = folds[0] != 0
+    coef = CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=offset.cv_results_["alphas"][0]).fit(
+        Z[tr], Surv.from_arrays(event[tr], time[tr])).coef_[:, j]
+    assert_allclose(oof[~tr], Z[~tr] @ coef, atol=1e-8)
+
+
+def test_clinical_only_candidate_kept_only_when_not_measurably_worse(design):
+    Z, is_clin, event, time, names = design
+    fold = inner_folds(event, 5, seed=0)
+    # the truth puts large weight on non-clinical columns: the Coxnet is far better
+    offset, _ = fit_coxnet_offset(Z, is_clin, event, time, fold, names, clinical_only_alpha=1.0)
+    assert offset.kind == "coxnet"
+    assert offset.cv_results_["clinical_only_score"] < max(np.nanmax(c) for c in offset.cv_results_["mean_score"])
+    # a truth on the clinical columns only: the simpler clinical model is kept
+    rng = np.random.default_rng(2)
+    t = rng.exponential(np.exp(-(Z[:, 4] * 0.9 - Z[:, 5] * 0.6)))
+    c = rng.exponential(1.5, len(t))
+    ev, tm = t <= c, np.minimum(t, c)
+    offset, oof = fit_coxnet_offset(Z, is_clin, ev, tm, inner_folds(ev, 5, 0), names, clinical_only_alpha=1.0)
+    assert offset.kind == "clinical-ridge" and offset.clinical_penalty_ is None
+    assert_array_equal(offset.coef_[~is_clin], 0)
+    ridge, ridge_oof = fit_clinical_ridge_offset(Z, is_clin, ev, tm, inner_folds(ev, 5, 0), names, alpha=1.0)
+    assert_allclose(offset.coef_, ridge.coef_)
+    assert_allclose(oof, ridge_oof)
+
+
 def test_clinical_ridge_offset_uses_only_clinical_columns(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
