@@ -112,6 +112,9 @@ def _add_table_commands(sub):
     _outcome_args(cv)
     cv.add_argument("--splits", type=_positive_int, default=5, metavar="N", help="folds (default 5)")
     cv.add_argument("--seed", type=int, default=0, help="fold shuffling and model seeds (default 0)")
+    cv.add_argument("--split-columns", nargs="+", default=None, metavar="COL",
+                    help="use the train/test splits of these boolean columns (True = train) "
+                         "instead of K folds; the columns are not features")
     cv.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -128,9 +131,13 @@ def _run_table_command(args):
         print(f"{len(result)} prediction(s) written to {args.out}")
     else:
         folds = cli.cv(args.data, args.spec, time=args.time, event=args.event,
-                       n_splits=args.splits, seed=args.seed, progress=not args.quiet)
+                       n_splits=args.splits, seed=args.seed, progress=not args.quiet,
+                       split_columns=args.split_columns)
         summary = folds.groupby("model", sort=False)[["c_index", "ibs"]].agg(["mean", "std"])
-        print(f"{args.splits}-fold CV (stratified by event, seed {args.seed}): mean +- std")
+        if args.split_columns:
+            print(f"{len(args.split_columns)} given split(s) (seed {args.seed}): mean +- std")
+        else:
+            print(f"{args.splits}-fold CV (stratified by event, seed {args.seed}): mean +- std")
         for name, row in summary.iterrows():
             print(f"  {name:<18} C {row[('c_index', 'mean')]:.4f} +- {row[('c_index', 'std')]:.4f}"
                   f"   IBS {row[('ibs', 'mean')]:.4f} +- {row[('ibs', 'std')]:.4f}")

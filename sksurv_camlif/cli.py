@@ -232,15 +232,42 @@ def _grid(y_train, y_test):
     return np.unique(times[(times > lo) & (times < hi)])
 
 
-def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True):
-    """Stratified K-fold CV of the spec's estimator beside Coxnet (all spec columns) and
-    CoxPH (clinical); returns a DataFrame of Harrell's C and IBS per fold and model."""
+def _given_splits(X, split_columns):
+    """Train/test index pairs from boolean columns (True or 1: train), and X without them."""
+    missing = [c for c in split_columns if c not in X.columns]
+    if missing:
+        raise CLIError(f"split column(s) {missing} are not in the data")
+    splits = []
+    for c in split_columns:
+        values = X[c]
+        if values.isna().any() or not set(np.unique(values.astype(float))) <= {0.0, 1.0}:
+            raise CLIError(f"split column {c!r} must hold only True/False (or 1/0): True = train")
+        train = values.astype(bool).to_numpy()
+        if train.all() or not train.any():
+            raise CLIError(f"split column {c!r} leaves an empty train or test part")
+        splits.append((np.flatnonzero(train), np.flatnonzero(~train)))
+    return X.drop(columns=list(split_columns)), splits
+
+
+def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, split_columns=None):
+    """CV of the spec's estimator beside Coxnet (all spec columns) and CoxPH (clinical);
+    returns a DataFrame of Harrell's C and IBS per fold and model.
+
+    The folds are stratified K-fold (``n_splits``, shuffled with ``seed``), or, with
+    ``split_columns``, the train/test splits those boolean columns give (True: train), e.g.
+    the authors' splits of the bundled TCGA-GBMLGG data, so that the demo's figures can be
+    reproduced from a table.
+    """
     from tqdm.auto import tqdm
 
     from .presets import CoxnetCV
 
     data = read_table(data_path)
     X, y = _outcome(data, time, event)
+    if split_columns:
+        X, folds = _given_splits(X, split_columns)
+    else:
+        folds = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(X, y["event"])
     spec = read_spec(spec_path)
     est = build_estimator(spec, list(X.columns))
     est.set_params(random_state=spec.get("estimator", {}).get("random_state", seed))
@@ -252,7 +279,6 @@ def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True):
     }
     if clinical is not None:
         models["CoxPH (clinical)"] = make_pipeline(clone(clinical[0]), CoxPHSurvivalAnalysis(alpha=1e-4))
-    folds = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(X, y["event"])
     rows = []
     for k, (train, test) in enumerate(tqdm(list(folds), desc="folds", disable=not progress), start=1):
         for name, model in models.items():

@@ -170,47 +170,51 @@ def _coxnet_path(Z, y, alphas, penalty, l1_ratio, alpha_min_ratio, n_alphas):
         ).fit(Z, y)
 
 
-def _path_scores(criterion, Z, y, fold, grid, penalty, l1_ratio, alpha_min_ratio, n_alphas):
+def _cv_scores(criterion, Z, y, fold, fit_coef, n_cols):
     """Inner scores (one row per fold, or one row if pooled) and out-of-fold linear
-    predictors (n, len(grid)) of a Coxnet path on the fold assignment ``fold``."""
+    predictors (n, n_cols) of the models ``fit_coef(train_mask) -> coef (p, n_cols)``
+    fitted on each fold's training part (None: that fold failed, it scores NaN)."""
     event, time = y["event"], y["time"]
     n_folds = int(fold.max()) + 1
-    scores = np.full((n_folds, len(grid)), np.nan)
-    oof = np.zeros((len(Z), len(grid)))
+    scores = np.full((n_folds, n_cols), np.nan)
+    oof = np.zeros((len(Z), n_cols))
     for k in range(n_folds):
         tr, te = fold != k, fold == k
-        try:
-            part = _coxnet_path(Z[tr], y[tr], grid, penalty, l1_ratio, alpha_min_ratio, n_alphas)
-        except (ValueError, ArithmeticError):
-            continue  # this fold scores NaN; nanmean later
-        coef = part.coef_
-        if coef.shape[1] < len(grid):  # the path stopped early (saturated fit)
-            coef = np.pad(coef, ((0, 0), (0, len(grid) - coef.shape[1])), mode="edge")
+        coef = fit_coef(tr)
+        if coef is None:
+            continue
         oof[te] = Z[te] @ coef
         if not criterion.startswith("pooled"):
             scores[k] = _fold_scores(criterion, Z, coef, event, time, tr, te)
     if criterion.startswith("pooled"):
         scores = _pooled_scores(criterion, oof, event, time)[None, :]
     return scores, oof
+
+
+def _path_scores(criterion, Z, y, fold, grid, penalty, l1_ratio, alpha_min_ratio, n_alphas):
+    """:func:`_cv_scores` of a Coxnet path on the alphas ``grid``."""
+
+    def fit_coef(tr):
+        try:
+            coef = _coxnet_path(Z[tr], y[tr], grid, penalty, l1_ratio, alpha_min_ratio, n_alphas).coef_
+        except (ValueError, ArithmeticError):
+            return None
+        if coef.shape[1] < len(grid):  # the path stopped early (saturated fit)
+            coef = np.pad(coef, ((0, 0), (0, len(grid) - coef.shape[1])), mode="edge")
+        return coef
+
+    return _cv_scores(criterion, Z, y, fold, fit_coef, len(grid))
 
 
 def _ridge_scores(criterion, Z, is_clinical, y, fold, alpha, ties):
-    """Inner scores and out-of-fold predictor of the clinical-only ridge Cox model, laid
-    out as :func:`_path_scores` (one column)."""
-    event, time = y["event"], y["time"]
-    n_folds = int(fold.max()) + 1
-    scores = np.full((n_folds, 1), np.nan)
-    oof = np.zeros((len(Z), 1))
-    for k in range(n_folds):
-        tr, te = fold != k, fold == k
+    """:func:`_cv_scores` of the clinical-only ridge Cox model (one column)."""
+
+    def fit_coef(tr):
         coef = np.zeros((Z.shape[1], 1))
         coef[is_clinical, 0] = _ridge_coef(Z[tr][:, is_clinical], y[tr], alpha, ties)
-        oof[te] = Z[te] @ coef
-        if not criterion.startswith("pooled"):
-            scores[k] = _fold_scores(criterion, Z, coef, event, time, tr, te)
-    if criterion.startswith("pooled"):
-        scores = _pooled_scores(criterion, oof, event, time)[None, :]
-    return scores, oof
+        return coef
+
+    return _cv_scores(criterion, Z, y, fold, fit_coef, 1)
 
 
 def fit_coxnet_offset(
@@ -334,7 +338,7 @@ def fit_coxnet_offset(
             coef[is_clinical] = _ridge_coef(Z[:, is_clinical], y, clinical_only_alpha, ties)
             offset = LinearOffset("clinical-ridge", coef, offset.feature_names_,
                                   float(clinical_only_alpha), None, cv_results)
-            oof = runs[0][1][:, 0]
+            oof = runs[0][1][:, 0]  # as fit_clinical_ridge_offset's
     return offset, oof.copy()
 
 
@@ -372,15 +376,11 @@ def fit_clinical_ridge_offset(Z, is_clinical, event, time, fold, feature_names, 
     if not is_clinical.any():
         raise ValueError("offset='clinical-ridge' needs a clinical block")
     Z = np.asarray(Z, dtype=np.float64)
-    Zc = Z[:, is_clinical]
     y = _surv(event, time)
-    oof = np.zeros(len(Z))
-    for k in range(int(fold.max()) + 1):
-        tr, te = fold != k, fold == k
-        oof[te] = Zc[te] @ _ridge_coef(Zc[tr], y[tr], alpha, ties)
+    _, oof = _ridge_scores("c-index", Z, is_clinical, y, fold, alpha, ties)
     coef = np.zeros(Z.shape[1])
-    coef[is_clinical] = _ridge_coef(Zc, y, alpha, ties)
-    return LinearOffset("clinical-ridge", coef, np.asarray(feature_names, dtype=object), float(alpha)), oof
+    coef[is_clinical] = _ridge_coef(Z[:, is_clinical], y, alpha, ties)
+    return LinearOffset("clinical-ridge", coef, np.asarray(feature_names, dtype=object), float(alpha)), oof[:, 0]
 
 
 def choose_residual_weight(fold, event, time, offset_oof, residual_oof, weights=RESIDUAL_WEIGHTS):

@@ -90,3 +90,44 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert re.match(r"sksurv-camlif \d", capsys.readouterr().out)
+
+
+def test_cv_on_given_splits_reproduces_the_demo(tmp_path, monkeypatch, capsys):
+    """The bundled data written as a table with the authors' first split as a column:
+    `cv --split-columns` gives the demo's C of every model on that split."""
+    import io
+
+    from sksurv_camlif import CAMLIFSurvival
+    from sksurv_camlif.cli import cv
+    from sksurv_camlif.datasets import load_tcga_gbmlgg
+    from sksurv_camlif.demo import run_demo
+
+    # both build their CAMLIFSurvival with the defaults: make the defaults tiny
+    tiny = {k: v for k, v in FAST.items() if k not in ("random_state", "device")}
+    monkeypatch.setattr(CAMLIFSurvival.__init__, "__kwdefaults__",
+                        dict(CAMLIFSurvival.__init__.__kwdefaults__, **tiny))
+    data = load_tcga_gbmlgg()
+    table = data.X.assign(days=data.y["time"], death=data.y["event"], split1=data.splits[1])
+    table.to_csv(tmp_path / "gbmlgg.csv", index=False)
+    (tmp_path / "spec.toml").write_text(
+        re.sub(r"\[estimator\][^\[]*", "[estimator]\nrandom_state = 0\n\n",
+               (EXAMPLES / "cli_spec.toml").read_text(), count=1))
+
+    demo = run_demo(n_splits=1, seed=0, device="cpu", quiet=True, file=io.StringIO())
+    folds = cv(tmp_path / "gbmlgg.csv", tmp_path / "spec.toml", time="days", event="death",
+               seed=0, progress=False, split_columns=["split1"]).set_index("model")["c_index"]
+    assert_allclose(folds["CAMLIFSurvival"], demo.loc[1, "CAMLIFSurvival"], rtol=1e-6)
+    assert_allclose(folds["Coxnet (all)"], demo.loc[1, "Coxnet (all features)"], rtol=1e-9)
+    assert_allclose(folds["CoxPH (clinical)"], demo.loc[1, "CoxPH (clinical)"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("values, message", [
+    ([2] * 200, "only True/False"),
+    ([1] * 200, "empty train or test part"),
+])
+def test_bad_split_column(spec, tmp_path, capsys, values, message):
+    data = pd.read_csv(DATA).assign(split1=values)
+    data.to_csv(tmp_path / "d.csv", index=False)
+    code = main(["cv", str(tmp_path / "d.csv"), "--time", "days", "--event", "death",
+                 "--spec", str(spec), "--split-columns", "split1", "--quiet"])
+    assert code == 1 and message in capsys.readouterr().err
