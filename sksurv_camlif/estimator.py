@@ -179,6 +179,11 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         when its Harrell's C has not improved by ``tol`` for ``n_iter_no_change`` epochs; the
         best weights are restored. False trains exactly ``max_iter`` epochs.
     validation_fraction : float, default=0.15
+    scoring : {"c-index", "loss"}, default="c-index"
+        What early stopping watches on the held-out part: Harrell's C, or (as
+        ``HistGradientBoostingRegressor``'s ``scoring="loss"``) minus the Cox loss, the mean
+        partial log-likelihood per event, offset included; ``validation_scores_`` then
+        holds that value.
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
@@ -295,6 +300,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "scoring": [StrOptions({"c-index", "loss"})],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [_DeviceString()],
@@ -340,6 +346,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         weight_decay=1e-4,
         early_stopping=True,
         validation_fraction=0.15,
+        scoring="c-index",
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
@@ -381,6 +388,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.scoring = scoring
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
@@ -780,6 +788,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             ties=self.ties,
             generator=torch.Generator().manual_seed(seed),
             validation=validation,
+            scoring=self.scoring,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             verbose=self.verbose,

@@ -23,6 +23,7 @@ __all__ = [
     "EarlyStopping",
     "ProgressBar",
     "validation_cindex",
+    "validation_loss",
     "train_loop",
     "camlif_batch_loss",
     "train_module",
@@ -254,6 +255,18 @@ def validation_cindex(validation):
     return score
 
 
+def validation_loss(validation, ties="breslow"):
+    """``score(module)`` for :class:`EarlyStopping`: minus the Cox loss (offset included) on
+    ``validation``, i.e. its mean partial log-likelihood per event; -inf if not finite."""
+
+    def score(module):
+        risk = predict_log_risk(module, validation).double()
+        loss = float(cox_ph_loss(risk, validation.time, validation.event, ties=ties))
+        return -loss if np.isfinite(loss) else -np.inf
+
+    return score
+
+
 def train_loop(module, batch_loss, event, *, optimizer, max_iter, batch_size, generator, callbacks=()):
     """Train ``module`` in place with event-balanced mini-batches; return the history dict.
 
@@ -366,6 +379,7 @@ def train_module(
     ties,
     generator,
     validation=None,
+    scoring="c-index",
     n_iter_no_change=10,
     tol=1e-4,
     verbose=0,
@@ -375,7 +389,8 @@ def train_module(
     """Train a CA-MLIF ``module`` in place with :func:`train_loop`; return the history.
 
     AdamW, the loss of :func:`camlif_batch_loss`, the epoch times, and with ``validation``
-    (a :class:`SurvivalTensors` with host targets) early stopping on its Harrell's C.
+    (a :class:`SurvivalTensors` with host targets) early stopping on its Harrell's C
+    (``scoring="c-index"``) or on its Cox loss (``scoring="loss"``).
     ``compiled`` is a ``torch.compile``-d view of ``module`` for the training forward pass.
     """
     # foreach: one multi-tensor kernel per update instead of one per parameter (same values)
@@ -384,7 +399,8 @@ def train_module(
     )
     callbacks = [EpochTimer()]
     if validation is not None:
-        callbacks.append(EarlyStopping(validation_cindex(validation), n_iter_no_change, tol))
+        score = validation_cindex(validation) if scoring == "c-index" else validation_loss(validation, ties)
+        callbacks.append(EarlyStopping(score, n_iter_no_change, tol))
     if verbose:
         callbacks.append(ProgressBar(max_iter, "CAMLIFSurvival"))
     batch_loss = camlif_batch_loss(

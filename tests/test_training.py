@@ -158,3 +158,36 @@ def test_estimator_history_records_epoch_times():
     assert all(h["time"] > 0 for h in est.history_)
     est.fit(X, y)  # warm start: the record goes on
     assert len(est.history_) == est.n_iter_ == 6 and all(h["time"] > 0 for h in est.history_)
+
+
+def test_validation_loss_is_minus_the_cox_loss_with_the_offset():
+    from sksurv_camlif.training import SurvivalTensors, validation_loss
+
+    class Constant(torch.nn.Module):  # log-risk = first block's first column
+        def forward(self, blocks, present, clinical):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(log_risk=blocks[0][:, 0])
+
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.standard_normal((30, 2)), dtype=torch.float32)
+    offset = torch.as_tensor(rng.standard_normal(30), dtype=torch.float32)
+    time = torch.as_tensor(rng.exponential(size=30))
+    event = torch.as_tensor(rng.random(30) < 0.6)
+    data = SurvivalTensors([x], torch.ones(30, 1, dtype=torch.bool), None, time, event, offset=offset)
+    expected = -float(cox_ph_loss((x[:, 0] + offset).double(), time, event))
+    assert validation_loss(data)(Constant()) == pytest.approx(expected, rel=1e-6)
+
+
+def test_estimator_early_stopping_on_the_loss():
+    from sksurv.datasets import load_breast_cancer
+
+    from conftest import PLAIN, TINY_NET
+    from sksurv_camlif import CAMLIFSurvival
+
+    X, y = load_breast_cancer()
+    genes = [c for c in X.columns if c.startswith("X")][:6]
+    est = CAMLIFSurvival([("g", "passthrough", genes)], **TINY_NET, **PLAIN, max_iter=5,
+                         scoring="loss").fit(X, y)
+    scores = np.array(est.validation_scores_)
+    assert (scores < 0).all() and est.best_validation_score_ >= scores.max()
