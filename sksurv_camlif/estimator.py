@@ -155,7 +155,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         Fold assignments whose inner scores are averaged to choose the Coxnet offset's
         (alpha, clinical penalty): repeated CV, less sensitive to one random partition.
         The out-of-fold offset and the members use the first assignment.
-    offset_clinical_only : bool, default=False
+    offset_clinical_only : bool, default=True
         Also consider a ridge Cox model of the clinical block alone (penalty
         ``clinical_ridge``) as the offset; it is kept when the best Coxnet is not ahead of
         it by more than one standard error on the inner folds.
@@ -337,7 +337,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         offset_alpha="best",
         offset_criterion="c-index",
         offset_repeats=1,
-        offset_clinical_only=False,
+        offset_clinical_only=True,
         alignment_weight=0.5,
         ties="breslow",
         max_iter=100,
