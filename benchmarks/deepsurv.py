@@ -44,6 +44,7 @@ from sksurv.util import check_array_survival
 from torch import nn
 
 from sksurv_camlif.device import (
+    DEVICE_CONSTRAINT,
     module_state_to_cpu,
     resolve_device,
     restore_device,
@@ -57,12 +58,6 @@ __all__ = ["DeepSurvMLP"]
 
 _TOL = 1e-4  # minimal improvement of the validation C-index that resets the patience
 _PREDICT_CHUNK = 65536
-
-
-def _check_device(value):
-    if value in ("auto", "cpu", "cuda"):
-        return True
-    return isinstance(value, str) and value.startswith("cuda:") and value[5:].isdigit()
 
 
 class _MLP(nn.Module):
@@ -140,7 +135,7 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
-        "device": [str],
+        "device": [DEVICE_CONSTRAINT],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
@@ -191,8 +186,6 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        if not _check_device(self.device):
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         hidden = tuple(int(h) for h in self.hidden_sizes)
         if any(h < 1 for h in hidden):
             raise ValueError(f"hidden_sizes must hold positive integers, got {self.hidden_sizes!r}")

@@ -3,7 +3,6 @@ the bundled data; ``fit``, ``predict`` and ``cv`` on a CSV or Parquet table (see
 :mod:`sksurv_camlif.cli`)."""
 
 import argparse
-import re
 import sys
 
 N_SPLITS_TOTAL = 15
@@ -32,7 +31,9 @@ def _positive_int(text):
 
 
 def _device(text):
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
+    from .device import is_device_string  # torch is imported only when needed
+
+    if not is_device_string(text):
         raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {text!r}")
     return text
 

@@ -5,8 +5,41 @@ import contextlib
 import warnings
 
 import torch
+from sklearn.utils._param_validation import StrOptions
 
-__all__ = ["resolve_device", "module_state_to_cpu", "restore_device", "torch_threads", "seeded"]
+__all__ = [
+    "DEVICE_CONSTRAINT",
+    "is_device_string",
+    "resolve_device",
+    "module_state_to_cpu",
+    "restore_device",
+    "torch_threads",
+    "seeded",
+]
+
+
+def is_device_string(value):
+    """True for the accepted ``device`` values: "auto", "cpu", "cuda" and "cuda:N"."""
+    if value in ("auto", "cpu", "cuda"):
+        return True
+    return isinstance(value, str) and value.startswith("cuda:") and value[5:].isdigit()
+
+
+class _DeviceString(StrOptions):
+    """scikit-learn parameter constraint of ``device`` (see :func:`is_device_string`)."""
+
+    def __init__(self):
+        super().__init__({"auto", "cpu", "cuda"})
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, str) and is_device_string(val)
+
+    def __str__(self):
+        return "a str among {'auto', 'cpu', 'cuda', 'cuda:N'}"
+
+
+#: for ``_parameter_constraints = {"device": [DEVICE_CONSTRAINT]}``
+DEVICE_CONSTRAINT = _DeviceString()
 
 
 def resolve_device(device):

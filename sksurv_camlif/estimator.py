@@ -20,7 +20,7 @@ from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.util import check_array_survival
 
 from ._version import __version__
-from .device import module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
+from .device import DEVICE_CONSTRAINT, module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
 from .explain import network_internals
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
@@ -28,25 +28,6 @@ from .protocol import CLINICAL_PENALTIES, CRITERIA, RESIDUAL_WEIGHTS, choose_res
 from .training import SurvivalTensors, predict_log_risk, train_module
 
 __all__ = ["CAMLIFSurvival"]
-
-
-def _check_device_param(value):
-    if value == "auto" or value == "cpu" or value == "cuda":
-        return True
-    return isinstance(value, str) and value.startswith("cuda:") and value[5:].isdigit()
-
-
-class _DeviceString(StrOptions):
-    """Constraint for ``device``: "auto", "cpu", "cuda" or "cuda:N"."""
-
-    def __init__(self):
-        super().__init__({"auto", "cpu", "cuda"})
-
-    def is_satisfied_by(self, val):
-        return isinstance(val, str) and _check_device_param(val)
-
-    def __str__(self):
-        return "a str among {'auto', 'cpu', 'cuda', 'cuda:N'}"
 
 
 #: the training record of a fit that trained no network (linear offset only)
@@ -303,7 +284,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "scoring": [StrOptions({"c-index", "loss"})],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [_DeviceString()],
+        "device": [DEVICE_CONSTRAINT],
         "precision": [StrOptions({"float32", "bfloat16"})],
         "compile": ["boolean"],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import numpy as np
 import torch
 
-__all__ = ["owc_parts", "network_internals"]
+__all__ = ["owc_parts", "network_internals", "summarize_explanation"]
 
 
 def owc_parts(module):
@@ -77,3 +77,46 @@ def network_internals(module, data, chunk_size=8192):
         out[f"owc_{name}"] = owc[:, start:start + width].mean(axis=1)
         start += width
     return out
+
+
+def summarize_explanation(explanation):
+    """Global summary over a data set of the per-patient table of ``explain(X)``.
+
+    One row per source of the log-risk: each block of the linear offset (the modalities,
+    then ``clinical``) and the ``network``; columns
+
+    - ``mean_abs_contribution``: mean over patients of the absolute share in the log-risk
+      (``|linear__<block>|``, ``|network|``), centred first, so that a block that shifts
+      every patient alike counts for nothing;
+    - ``share``: those means as fractions of their sum;
+    - ``present``: fraction of patients with the modality present (modalities only);
+    - ``gate_original``, ``gate_enhanced``: mean modal-attention gates (modalities only,
+      where a network was trained).
+
+    Parameters
+    ----------
+    explanation : pandas.DataFrame, from :meth:`CAMLIFSurvival.explain`
+
+    Returns
+    -------
+    pandas.DataFrame indexed by source
+    """
+    import pandas as pd
+
+    modalities = [c.split("__", 1)[1] for c in explanation.columns if c.startswith("present__")]
+    sources = modalities + (["clinical"] if "linear__clinical" in explanation else [])
+    rows = {}
+    for name in sources + ["network"]:
+        column = "network" if name == "network" else f"linear__{name}"
+        values = explanation[column] if column in explanation else pd.Series(0.0, index=explanation.index)
+        row = {"mean_abs_contribution": float((values - values.mean()).abs().mean())}
+        if name in modalities:
+            row["present"] = float(explanation[f"present__{name}"].mean())
+            for kind in ("original", "enhanced"):
+                gate = f"gate_{kind}__{name}"
+                row[f"gate_{kind}"] = float(explanation[gate].mean()) if gate in explanation else np.nan
+        rows[name] = row
+    summary = pd.DataFrame.from_dict(rows, orient="index")
+    total = summary["mean_abs_contribution"].sum()
+    summary.insert(1, "share", summary["mean_abs_contribution"] / total if total > 0 else np.nan)
+    return summary

@@ -74,3 +74,23 @@ def test_linear_only_and_plain_network(breast):
     ex = plain.explain(X)
     assert "linear" not in ex
     assert_allclose(ex["network"], plain.predict(X), rtol=1e-10)
+
+
+def test_summary_over_a_data_set(fitted, breast):
+    from sksurv_camlif.explain import summarize_explanation
+
+    X, _, _ = breast
+    ex = fitted.explain(X)
+    summary = summarize_explanation(ex)
+    assert list(summary.index) == ["a", "b", "clinical", "network"]
+    centred = (ex["linear__b"] - ex["linear__b"].mean()).abs().mean()
+    assert summary.loc["b", "mean_abs_contribution"] == pytest.approx(centred)
+    assert summary["share"].sum() == pytest.approx(1.0)
+    assert summary.loc["b", "present"] == pytest.approx(1 - 30 / len(X))
+    assert summary.loc["a", "gate_original"] == pytest.approx(ex["gate_original__a"].mean())
+    assert np.isnan(summary.loc["clinical", "present"])
+    # the plain network: no offset, all of the risk is the network's
+    X_, y_ = X, breast[1]
+    plain = summarize_explanation(_est(breast[2], **PLAIN).fit(X_, y_).explain(X_))
+    assert plain.loc["network", "share"] == pytest.approx(1.0)
+    assert list(plain.index) == ["a", "b", "network"]
