@@ -1,4 +1,16 @@
-"""Shared test configuration: the tiny, fast, deterministic network every file uses."""
+"""Shared test configuration: the tiny, fast, deterministic network every file uses, and
+the small data set and clean-failure checks of the input, failure, absent-modality and
+persistence tests."""
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
+from sksurv.util import Surv
 
 #: A tiny network on the CPU with one torch thread and a fixed seed: a fit takes a fraction
 #: of a second on the test data. Files add their own epoch budget.
@@ -34,3 +46,78 @@ def load_script(path, name):
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+#: the reliability tests' tiny data and model: 40 patients, two 3-column blocks
+SMALL = tiny(max_iter=3)
+N = 40
+COLS = ["a", "b", "c", "d", "e", "f"]
+
+
+def small_spec():
+    return [("m1", "passthrough", ["a", "b", "c"]), ("m2", StandardScaler(), ["d", "e", "f"])]
+
+
+def small_int_spec():
+    return [("m1", "passthrough", [0, 1, 2]), ("m2", StandardScaler(), [3, 4, 5])]
+
+
+def small_est(modalities=None, **params):
+    from sksurv_camlif import CAMLIFSurvival
+
+    return CAMLIFSurvival(small_spec() if modalities is None else modalities, **{**SMALL, **params})
+
+
+def make_small_data(seed=0, n=N):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, len(COLS))), columns=COLS)
+    risk = X["a"].to_numpy() - X["d"].to_numpy()
+    time = rng.exponential(10 * np.exp(-risk)) + 0.1
+    event = rng.random(n) < 0.7
+    event[:2] = True
+    return X, Surv.from_arrays(event, time)
+
+
+
+def fitted_attributes(est):
+    return sorted(k for k in vars(est) if k.endswith("_") and not k.startswith("__"))
+
+
+def snapshot(X):
+    if isinstance(X, (pd.DataFrame, np.ndarray)):
+        return X.copy(deep=True) if hasattr(X, "iloc") else X.copy()
+    return copy.deepcopy(X)
+
+
+def assert_unchanged(after, before):
+    if isinstance(before, pd.DataFrame):
+        pd.testing.assert_frame_equal(after, before)
+    elif isinstance(before, np.ndarray):
+        assert after.dtype == before.dtype
+        if before.dtype.names:  # structured: compare field by field (NaN-aware)
+            for name in before.dtype.names:
+                assert_array_equal(after[name], before[name])
+        else:
+            assert_array_equal(after, before)
+    else:
+        assert after == before
+
+
+def assert_fails_cleanly(est, X, y, exc, match):
+    """fit raises ``exc`` matching ``match``; no module_ is left; X and y are unmodified."""
+    X0, y0 = snapshot(X), snapshot(y)
+    with pytest.raises(exc, match=match):
+        est.fit(X, y)
+    assert not hasattr(est, "module_")
+    with pytest.raises(NotFittedError):
+        est.predict(X0)
+    assert_unchanged(X, X0)
+    assert_unchanged(y, y0)
+
+
+def with_absent_blocks(X):
+    """``X`` (a copy) with block m1 absent for patients 1, 5, 9 and m2 for 2, 6."""
+    X = X.copy()
+    X.loc[[1, 5, 9], ["a", "b", "c"]] = np.nan
+    X.loc[[2, 6], ["d", "e", "f"]] = np.nan
+    return X

@@ -4,7 +4,6 @@ import re
 from pathlib import Path
 
 import joblib
-import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose

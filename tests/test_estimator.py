@@ -10,13 +10,9 @@ tiny network trained for a few epochs with ``n_threads=1`` so the whole file sta
 on a shared 2-core machine.
 """
 
-import pickle
 import re
-import warnings
 
-import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
@@ -335,73 +331,6 @@ def test_higher_risk_lower_survival(fitted, breast):
 # -------------------------------------------------------------------------- persistence
 
 
-def _snapshot(est, X):
-    """Everything a fitted model predicts on X, computed now."""
-    fns = est.predict_survival_function(X)
-    return dict(
-        predict=est.predict(X),
-        steps=[(f.x, f.y, f.a, f.b) for f in fns],
-        surv=est.predict_survival_function(X, return_array=True),
-        chf=est.predict_cumulative_hazard_function(X, return_array=True),
-        unique_times=est.unique_times_,
-        n_iter=est.n_iter_,
-        loss_curve=list(est.loss_curve_),
-    )
-
-
-def _assert_same_snapshot(a, b):
-    assert_array_equal(a["predict"], b["predict"])
-    assert len(a["steps"]) == len(b["steps"])
-    for (xa, ya, aa, ba), (xb, yb, ab, bb) in zip(a["steps"], b["steps"]):
-        assert_array_equal(xa, xb)
-        assert_array_equal(ya, yb)
-        assert aa == ab and ba == bb
-    for key in ("surv", "chf", "unique_times"):
-        assert_array_equal(a[key], b[key])
-    assert a["n_iter"] == b["n_iter"] and a["loss_curve"] == b["loss_curve"]
-
-
-# Persistence tests fit their own model: pickling must not be able to spoil the shared
-# `fitted` fixture (see test_pickling_leaves_the_model_intact).
-
-
-def test_pickle_roundtrip(breast):
-    X, y, genes = breast
-    est = _make(genes, max_iter=2).fit(X, y)
-    expected = _snapshot(est, X)
-    blob = pickle.dumps(est)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no version warning within one version
-        loaded = pickle.loads(blob)
-    assert loaded.device_ == torch.device("cpu")
-    _assert_same_snapshot(_snapshot(loaded, X), expected)
-    # a loaded model pickles again
-    _assert_same_snapshot(_snapshot(pickle.loads(pickle.dumps(loaded)), X), expected)
-
-
-def test_joblib_roundtrip(breast, tmp_path):
-    X, y, genes = breast
-    est = _make(genes, max_iter=2).fit(X, y)
-    expected = _snapshot(est, X)
-    path = tmp_path / "camlif.joblib"
-    joblib.dump(est, path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        loaded = joblib.load(path)
-    _assert_same_snapshot(_snapshot(loaded, X), expected)
-
-
-def test_pickling_leaves_the_model_intact(breast):
-    """Regression: __getstate__ used to edit the instance's own __dict__ (on Python >= 3.11
-    object.__getstate__ does not copy), so pickling unfitted the model."""
-    X, y, genes = breast
-    est = _make(genes, max_iter=2).fit(X, y)
-    expected = _snapshot(est, X)
-    attributes = set(vars(est))
-    pickle.dumps(est)
-    assert set(vars(est)) == attributes
-    assert isinstance(est.device_, torch.device)
-    _assert_same_snapshot(_snapshot(est, X), expected)
 
 
 # ----------------------------------------------------------------------- reproducibility
@@ -540,27 +469,6 @@ def test_warm_start_with_early_stopping_keeps_history_consistent(breast):
     assert est.n_iter_ == 8
     assert len(est.validation_scores_) == est.n_iter_
 
-
-# ------------------------------------------------------------------------ input safety
-
-
-def test_fit_does_not_modify_inputs(breast):
-    X, y, genes = breast
-    X = X.copy()
-    X.loc[X.index[:3], genes[:38]] = np.nan  # absent first modality for three patients
-    X_before, y_before = X.copy(deep=True), y.copy()
-    est = _make(genes, max_iter=2)
-    est.fit(X, y)
-    est.predict(X)
-    assert X.equals(X_before)
-    assert y.dtype == y_before.dtype
-    assert_array_equal(y, y_before)
-
-    Xn = X[genes + ["age", "size"]].to_numpy()
-    Xn_before = Xn.copy()
-    spec = [("g1", "passthrough", slice(0, 38)), ("g2", "passthrough", slice(38, 76))]
-    CAMLIFSurvival(spec, clinical=[76, 77], **{**SMALL, "max_iter": 2}).fit(Xn, y).predict(Xn)
-    assert_array_equal(Xn, Xn_before)  # NaN in the same places compare equal
 
 
 # ------------------------------------------------------------------------ quality floor
