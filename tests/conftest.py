@@ -121,3 +121,49 @@ def with_absent_blocks(X):
     X.loc[[1, 5, 9], ["a", "b", "c"]] = np.nan
     X.loc[[2, 6], ["d", "e", "f"]] = np.nan
     return X
+
+
+def profile_allocations(fn):
+    """Every individual CPU allocation (bytes) and every recorded op input shape while
+    running ``fn``.
+
+    Reads the allocation events of the profiler's event tree (torch's semi-private API);
+    if that is unavailable, falls back to the memory each op leaves allocated.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    try:
+        from torch._C._profiler import _EventType
+    except ImportError:  # pragma: no cover - other torch versions
+        _EventType = None
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True) as prof:
+        fn()
+    sizes = []
+
+    def walk(nodes):
+        for node in nodes:
+            if node.typed[0] == _EventType.Allocation:
+                sizes.append(node.typed[1].alloc_size)
+            walk(node.children)
+
+    try:
+        walk(prof.profiler.kineto_results.experimental_event_tree())
+    except AttributeError:  # pragma: no cover - other torch versions
+        sizes = [e.cpu_memory_usage for e in prof.events()]
+    shapes = [tuple(s) for e in prof.events() for s in (e.input_shapes or []) if s]
+    return sizes, shapes
+
+
+@pytest.fixture(scope="module")
+def data():
+    """The small data set (40 patients) of the input, failure, absent-modality and
+    persistence tests; files with their own ``data`` fixture override it."""
+    return make_small_data()
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    """``small_est()`` fitted on ``data``, shared by read-only tests (never pickled:
+    pickling may change it)."""
+    X, y = data
+    return small_est().fit(X, y)

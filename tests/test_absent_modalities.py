@@ -7,12 +7,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sksurv_camlif import CAMLIFSurvival
 
-from conftest import COLS, N, small_spec, small_est, make_small_data, assert_fails_cleanly, with_absent_blocks
-
-
-@pytest.fixture(scope="module")
-def data():
-    return make_small_data()
+from conftest import COLS, N, small_spec, small_est, assert_fails_cleanly, with_absent_blocks
 
 
 # ------------------------------------------------------------------ absent modalities

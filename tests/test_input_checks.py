@@ -17,19 +17,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sksurv_camlif import CAMLIFSurvival
 
-from conftest import COLS, N, SMALL, PLAIN, small_spec, small_int_spec, small_est, make_small_data, snapshot, assert_unchanged, assert_fails_cleanly, with_absent_blocks
-
-
-@pytest.fixture(scope="module")
-def data():
-    return make_small_data()
-
-
-@pytest.fixture(scope="module")
-def fitted(data):
-    """A fitted model shared by read-only tests (never pickled: pickling mutates it)."""
-    X, y = data
-    return small_est().fit(X, y)
+from conftest import COLS, N, SMALL, PLAIN, small_spec, small_int_spec, small_est, snapshot, assert_unchanged, assert_fails_cleanly, with_absent_blocks
 
 
 # ------------------------------------------------------------------------------ bad y

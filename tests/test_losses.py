@@ -13,12 +13,8 @@ from hypothesis import strategies as st
 from sksurv.datasets import load_whas500
 from sksurv.linear_model import CoxPHSurvivalAnalysis
 from sksurv.linear_model.coxph import CoxPHOptimizer
-try:
-    from torch._C._profiler import _EventType
-except ImportError:  # pragma: no cover - other torch versions
-    _EventType = None
-from torch.profiler import ProfilerActivity, profile
 
+from conftest import profile_allocations
 from sksurv_camlif.losses import CoxLoss, alignment_loss, cox_ph_loss
 
 TIES = ["breslow", "efron"]
@@ -304,28 +300,6 @@ def test_single_sample(ties):
 # --------------------------------------------------------------------------- scale
 
 
-def _allocation_sizes(fn):
-    """Size in bytes of every individual CPU allocation made while running ``fn``.
-
-    Reads the allocation events of the profiler's event tree (torch's semi-private API);
-    if that is unavailable, falls back to the memory each op leaves allocated.
-    """
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    sizes = []
-
-    def walk(nodes):
-        for node in nodes:
-            if node.typed[0] == _EventType.Allocation:
-                sizes.append(node.typed[1].alloc_size)
-            walk(node.children)
-
-    try:
-        walk(prof.profiler.kineto_results.experimental_event_tree())
-    except AttributeError:  # pragma: no cover - other torch versions
-        sizes = [e.cpu_memory_usage for e in prof.events()]
-    return sizes
-
 
 def _naive_breslow(x, time, event):
     risk = (time[None, :] >= time[:, None]).to(x.dtype)  # n x n
@@ -340,7 +314,7 @@ def test_allocation_measurement_catches_quadratic_memory():
     x = torch.randn(n, dtype=torch.float64, generator=gen)
     time = torch.rand(n, dtype=torch.float64, generator=gen)
     event = (torch.rand(n, generator=gen) < 0.5).double()
-    sizes = _allocation_sizes(lambda: _naive_breslow(x, time, event))
+    sizes = profile_allocations(lambda: _naive_breslow(x, time, event))[0]
     assert max(sizes) >= n * n * 8
     np.testing.assert_allclose(
         _naive_breslow(x, time, event).item(), cox_ph_loss(x, time, event).item(), rtol=1e-10
@@ -395,7 +369,7 @@ def test_one_million_samples_linear_memory(ties):
         out["loss"] = cox_ph_loss(x, tt, ee, ties=ties)
         out["loss"].backward()
 
-    sizes = _allocation_sizes(run)
+    sizes = profile_allocations(run)[0]
     # the largest allocation is O(n): an n x n float64 matrix would be 8 TB
     assert max(sizes) <= 64 * n, max(sizes)
     np.testing.assert_allclose(out["loss"].item(), ref, rtol=1e-8)

@@ -11,12 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sksurv.datasets import load_breast_cancer
-try:
-    from torch._C._profiler import _EventType
-except ImportError:  # pragma: no cover - other torch versions
-    _EventType = None
-from torch.profiler import ProfilerActivity, profile
 
+from conftest import profile_allocations
 from sksurv_camlif.losses import alignment_loss, cox_ph_loss
 from sksurv_camlif.nn import (
     CAMLIFNet,
@@ -199,25 +195,6 @@ def test_no_leakage_between_patients(config):
 # --------------------------------------------------------------------------- memory of cross-attention
 
 
-def _profile_allocations_and_shapes(fn):
-    """Every individual CPU allocation (bytes) and every recorded op input shape."""
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True) as prof:
-        fn()
-    sizes = []
-
-    def walk(nodes):
-        for node in nodes:
-            if node.typed[0] == _EventType.Allocation:
-                sizes.append(node.typed[1].alloc_size)
-            walk(node.children)
-
-    try:
-        walk(prof.profiler.kineto_results.experimental_event_tree())
-    except AttributeError:  # pragma: no cover - other torch versions: memory each op leaves allocated
-        sizes = [e.cpu_memory_usage for e in prof.events()]
-    shapes = [tuple(s) for e in prof.events() for s in (e.input_shapes or []) if s]
-    return sizes, shapes
-
 
 T_TOKENS, WIDTH, HEADS = 4096, 256, 8
 TXT_BYTES = T_TOKENS * T_TOKENS * 4  # one float32 (tokens x tokens) matrix
@@ -233,7 +210,7 @@ def test_memory_measurement_catches_softmax_attention():
         with torch.no_grad():
             torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1) @ k
 
-    sizes, shapes = _profile_allocations_and_shapes(standard_attention)
+    sizes, shapes = profile_allocations(standard_attention)
     assert max(sizes) >= TXT_BYTES
     assert any(math.prod(s) >= T_TOKENS * T_TOKENS for s in shapes)
 
@@ -248,7 +225,7 @@ def test_cross_attention_allocates_no_token_by_token_tensor():
         out = ca(tokens, present)
         sum(o.sum() for o in out).backward()
 
-    sizes, shapes = _profile_allocations_and_shapes(forward_backward)
+    sizes, shapes = profile_allocations(forward_backward)
     assert len(sizes) > 0
     assert max(sizes) < TXT_BYTES, f"largest allocation {max(sizes)} bytes"
     big = [s for s in shapes if math.prod(s) >= T_TOKENS * T_TOKENS]

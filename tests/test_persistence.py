@@ -16,19 +16,7 @@ import sksurv_camlif
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif._version import __version__
 
-from conftest import small_est, make_small_data
-
-
-@pytest.fixture(scope="module")
-def data():
-    return make_small_data()
-
-
-@pytest.fixture(scope="module")
-def fitted(data):
-    """A fitted model shared by read-only tests (never pickled: pickling mutates it)."""
-    X, y = data
-    return small_est().fit(X, y)
+from conftest import small_est
 
 
 # ----------------------------------------------------------------------- persistence
