@@ -46,7 +46,6 @@ import platform
 import sys
 import time
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -130,13 +129,19 @@ COLORS = {
 
 
 # ----------------------------------------------------------------------------- data
-@lru_cache(maxsize=None)
+# a plain dict, not functools.lru_cache: joblib's workers receive this script's functions
+# by value (cloudpickle), which an lru_cache wrapper defined in __main__ cannot be
+_CACHE = {}
+
+
 def load_pool():
     """The 769 original patients: (X, modalities) of :func:`load_tcga_gbmlgg`."""
-    from sksurv_camlif.datasets import load_tcga_gbmlgg
+    if "pool" not in _CACHE:
+        from sksurv_camlif.datasets import load_tcga_gbmlgg
 
-    X, _, modalities, _ = load_tcga_gbmlgg()
-    return X, {k: list(v) for k, v in modalities.items()}
+        X, _, modalities, _ = load_tcga_gbmlgg()
+        _CACHE["pool"] = X, {k: list(v) for k, v in modalities.items()}
+    return _CACHE["pool"]
 
 
 def standardise(X):
@@ -170,9 +175,10 @@ def truth_score(truth, X=None):
     raise ValueError(f"unknown truth {truth!r}; choose among {TRUTHS}")
 
 
-@lru_cache(maxsize=None)
 def pool_scores():
-    return {t: truth_score(t) for t in TRUTHS}
+    if "scores" not in _CACHE:
+        _CACHE["scores"] = {t: truth_score(t) for t in TRUTHS}
+    return _CACHE["scores"]
 
 
 def linear_share(truth):
