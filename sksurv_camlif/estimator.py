@@ -499,12 +499,18 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return event, time
 
     @staticmethod
-    def _arrays(X, blocks, clinical):
+    def _arrays(X, blocks, clinical, outputs=None):
         """Host arrays of X through the fitted blocks: (blocks with NaN where absent,
-        presence mask, clinical or None)."""
-        present = np.stack([b.present(X) for b in blocks], axis=1)
-        arrays = [b.transform(X, present[:, m]) for m, b in enumerate(blocks)]
-        clin = clinical.transform(X) if clinical is not None else None
+        presence mask, clinical or None). ``outputs``: the blocks' outputs on X already
+        computed by ``fit_blocks`` (X is then not transformed again)."""
+        if outputs is None:
+            present = np.stack([b.present(X) for b in blocks], axis=1)
+            arrays = [b.transform(X, present[:, m]) for m, b in enumerate(blocks)]
+            clin = clinical.transform(X) if clinical is not None else None
+        else:
+            arrays = outputs[: len(blocks)]
+            present = np.stack([~np.isnan(a).all(axis=1) for a in arrays], axis=1)
+            clin = outputs[len(blocks)] if clinical is not None else None
         if clinical is None and not present.any(axis=1).all():
             rows = np.flatnonzero(~present.any(axis=1))
             raise ValueError(
@@ -533,14 +539,20 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return names, is_clin
 
     @staticmethod
-    def _tensors(arrays, present, clin, device):
+    def _tensors(arrays, present, clin, device, event=None, time=None):
+        """The inputs (and, to fit, the targets: on the device, and on the host for the
+        C-index) as one :class:`SurvivalTensors`."""
         def dev(a, dtype=torch.float32):
-            return torch.as_tensor(a, dtype=dtype).to(device)
+            return None if a is None else torch.as_tensor(a, dtype=dtype).to(device)
 
         return SurvivalTensors(
             [dev(np.nan_to_num(a)) for a in arrays],
             dev(present, torch.bool),
-            None if clin is None else dev(clin),
+            dev(clin),
+            time=dev(time, torch.float64),  # float64: keeps ties exact
+            event=dev(event, torch.bool),
+            host_time=time,
+            host_event=event,
         )
 
     # -- fit ----------------------------------------------------------------------------
@@ -583,20 +595,17 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self._check_members(warm)
         feature_names = getattr(self, "feature_names_in_", None)
         if warm:
-            blocks, clinical = self._blocks, self._clinical_block
+            blocks, clinical, outputs = self._blocks, self._clinical_block, None
         else:
             specs = parse_spec(self.modalities, self.clinical)
-            blocks, clinical = fit_blocks(X, specs, feature_names)
+            blocks, clinical, outputs = fit_blocks(X, specs, feature_names)
             resolve_token_groups(blocks, self.token_groups, feature_names)
         device = resolve_device(self.device)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
         with torch_threads(self._threads(device)), seeded(device, seed):
-            arrays, present, clin = self._arrays(X, blocks, clinical)
-            data = self._tensors(arrays, present, clin, device)
-            data.time = torch.as_tensor(time).to(device)
-            data.event = torch.as_tensor(event).to(device)
-            data.host_time, data.host_event = time, event
+            arrays, present, clin = self._arrays(X, blocks, clinical, outputs)
+            data = self._tensors(arrays, present, clin, device, event, time)
             Z = None
             if self._single():
                 fitted = self._fit_single(data, blocks, clinical, seed, warm)

@@ -253,13 +253,22 @@ def _name_pos(names, name, what):
 
 
 def fit_blocks(X, specs, feature_names):
-    """Resolve and fit every block on X; return (modality blocks, clinical block or None).
+    """Resolve and fit every block on X, as ``ColumnTransformer.fit_transform`` does.
+
+    Returns
+    -------
+    modal : list of FittedBlock
+    clinical : FittedBlock or None
+    outputs : list of ndarray
+        The standardised training outputs of ``modal`` then ``clinical`` (what
+        ``block.transform(X)`` would return: float32, NaN rows where absent), so that the
+        training data go through the transformers once.
 
     Blocks may not overlap: a column belongs to one block (clear provenance of each
     feature; it also keeps the absent-modality rule unambiguous).
     """
     owner = {}
-    fitted = []
+    fitted, outputs = [], []
     for spec in specs:
         what = "clinical" if spec.is_clinical else f"modality {spec.name!r}"
         idx = resolve_columns(X, spec.columns, feature_names, what)
@@ -290,9 +299,13 @@ def fit_blocks(X, specs, feature_names):
         fitted.append(
             FittedBlock(spec.name, idx, transformer, mean, scale, is_clinical=spec.is_clinical)
         )
+        out = np.full((len(sub), values.shape[1]), np.nan, dtype=np.float32)
+        out[present] = (values - mean) / scale  # as FittedBlock.transform
+        outputs.append(out)
+    # parse_spec puts the clinical block last
     modal = [b for b in fitted if not b.is_clinical]
     clinical = next((b for b in fitted if b.is_clinical), None)
-    return modal, clinical
+    return modal, clinical, outputs
 
 
 def resolve_token_groups(blocks, token_groups, feature_names):

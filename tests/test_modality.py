@@ -65,7 +65,7 @@ def test_resolve_columns_by_name_position_slice_and_mask(X):
 
 def test_fit_blocks_standardises_on_present_rows_and_marks_absent_ones(X):
     names = np.asarray(X.columns, dtype=object)
-    blocks, clinical = fit_blocks(X, _specs(), names)
+    blocks, clinical, outputs = fit_blocks(X, _specs(), names)
     g1, g2 = blocks
     # outputs are standardised with the training mean and standard deviation
     out = g1.transform(X)
@@ -81,6 +81,9 @@ def test_fit_blocks_standardises_on_present_rows_and_marks_absent_ones(X):
     assert clinical.is_clinical and clinical.n_outputs == 2
     assert list(clinical.feature_names_out(names)) == ["clinical__sex_f", "clinical__sex_m"]
     assert list(g1.feature_names_out(names)) == ["g1__a", "g1__b"]
+    # the training outputs are what transform gives: the data go through once in fit
+    for block, out in zip([g1, g2, clinical], outputs):
+        assert_array_equal(out, block.transform(X))
 
 
 def test_fit_blocks_rejects_overlaps_partial_gaps_and_empty_blocks(X):
@@ -93,7 +96,7 @@ def test_fit_blocks_rejects_overlaps_partial_gaps_and_empty_blocks(X):
     with pytest.raises(ValueError, match=r"modality 'g1'.*NaN.*imputer"):
         fit_blocks(gappy, parse_spec([("g1", "passthrough", ["a", "b"])], None), names)
     # with an imputer in the block the same data fit
-    blocks, _ = fit_blocks(gappy, parse_spec([("g1", SimpleImputer(), ["a", "b"])], None), names)
+    blocks, _, _ = fit_blocks(gappy, parse_spec([("g1", SimpleImputer(), ["a", "b"])], None), names)
     assert np.isfinite(blocks[0].transform(gappy)).all()
     empty = X.copy()
     empty[["a", "b"]] = np.nan
@@ -104,5 +107,5 @@ def test_fit_blocks_rejects_overlaps_partial_gaps_and_empty_blocks(X):
 def test_fitted_transformers_are_clones(X):
     scaler = StandardScaler()
     specs = parse_spec([("g", scaler, ["a", "b"])], None)
-    blocks, _ = fit_blocks(X, specs, np.asarray(X.columns, dtype=object))
+    blocks, _, _ = fit_blocks(X, specs, np.asarray(X.columns, dtype=object))
     assert blocks[0].transformer is not scaler and not hasattr(scaler, "mean_")
