@@ -289,3 +289,20 @@ def test_warm_start_of_a_linear_only_fit_refits(breast):
     first = est.predict(X)
     est.fit(X, y)
     assert est.members_ == [] and np.array_equal(est.predict(X), first)
+
+
+@pytest.mark.parametrize("criterion", ["pooled-c", "pooled-deviance"])
+def test_pooled_criteria_score_the_pooled_out_of_fold_predictor(design, criterion):
+    from sksurv.metrics import concordance_index_censored
+
+    Z, is_clin, event, time, names = design
+    fold = inner_folds(event, 5, seed=0)
+    kw = dict(clinical_penalties=(1.0,), criterion=criterion)
+    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, **kw)
+    res = offset.cv_results_
+    j = list(res["alphas"][0]).index(offset.alpha_)
+    assert res["mean_score"][0][j] == np.nanmax(res["mean_score"][0])
+    # the score of the chosen alpha, recomputed from the returned out-of-fold predictor
+    expected = (concordance_index_censored(event, time, oof)[0] if criterion == "pooled-c"
+                else cox_log_partial_likelihood(oof, event, time))
+    assert_allclose(res["mean_score"][0][j], expected, rtol=1e-10)
