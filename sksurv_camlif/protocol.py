@@ -334,10 +334,8 @@ def fit_coxnet_offset(
         ridge_scores = np.vstack([sc for sc, _ in runs])[:, 0]
         cv_results["clinical_only_score"] = float(np.nanmean(ridge_scores))
         if _within_one_se(best_scores, ridge_scores):
-            coef = np.zeros(Z.shape[1])
-            coef[is_clinical] = _ridge_coef(Z[:, is_clinical], y, clinical_only_alpha, ties)
-            offset = LinearOffset("clinical-ridge", coef, offset.feature_names_,
-                                  float(clinical_only_alpha), None, cv_results)
+            offset = _clinical_ridge_model(Z, is_clinical, y, clinical_only_alpha, ties, feature_names)
+            offset.cv_results_ = cv_results
             oof = runs[0][1][:, 0]  # as fit_clinical_ridge_offset's
     return offset, oof.copy()
 
@@ -378,9 +376,14 @@ def fit_clinical_ridge_offset(Z, is_clinical, event, time, fold, feature_names, 
     Z = np.asarray(Z, dtype=np.float64)
     y = _surv(event, time)
     _, oof = _ridge_scores("c-index", Z, is_clinical, y, fold, alpha, ties)
+    return _clinical_ridge_model(Z, is_clinical, y, alpha, ties, feature_names), oof[:, 0]
+
+
+def _clinical_ridge_model(Z, is_clinical, y, alpha, ties, feature_names):
+    """The clinical-only ridge Cox model refitted on all patients, as a LinearOffset."""
     coef = np.zeros(Z.shape[1])
     coef[is_clinical] = _ridge_coef(Z[:, is_clinical], y, alpha, ties)
-    return LinearOffset("clinical-ridge", coef, np.asarray(feature_names, dtype=object), float(alpha)), oof[:, 0]
+    return LinearOffset("clinical-ridge", coef, np.asarray(feature_names, dtype=object), float(alpha))
 
 
 def choose_residual_weight(fold, event, time, offset_oof, residual_oof, weights=RESIDUAL_WEIGHTS):

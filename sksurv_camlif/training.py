@@ -201,7 +201,7 @@ class EarlyStopping(Callback):
         self.score, self.n_iter_no_change, self.tol = score, n_iter_no_change, tol
 
     def on_train_begin(self, state):
-        self.best_score, self.best_state, self.stale = self.score(state.module), None, 0
+        self.best_score, self.stale = self.score(state.module), 0
         self.best_state = copy.deepcopy(state.module.state_dict())
         state.history.update(validation_score=[], best_epoch=0)
 
