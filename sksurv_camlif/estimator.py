@@ -123,9 +123,13 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     clinical_penalties : array-like of float, default=(1, 0.1)
         Relative penalties of the clinical columns tried by the Coxnet offset (1: as the
         other columns; 0: unpenalised); the inner CV chooses one.
-    offset_alpha : {"best", "one-se"}, default="best"
-        How the inner CV picks the Coxnet offset's alpha: the highest mean score, or the
-        largest alpha within one standard error of it (``cv.glmnet``'s ``lambda.1se``).
+    offset_alpha : {"average", "best", "one-se"}, default="average"
+        How the inner CV turns the Coxnet offset's path into one model: "average", the
+        mean coefficients of every (alpha, clinical penalty) whose paired deficit to the
+        best is within one standard error over the inner folds (and, if the clinical-only
+        model is kept, the mean of that and the Coxnet); "best", the highest mean score;
+        "one-se", the largest alpha within one standard error of it (``cv.glmnet``'s
+        ``lambda.1se``).
     offset_criterion : {"c-index", "deviance", "pooled-c", "pooled-deviance"}, default="c-index"
         The inner score of the Coxnet offset's (alpha, clinical penalty): averaged over
         folds, each held-out fold's Harrell's C or the cross-validated partial likelihood
@@ -139,7 +143,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     offset_clinical_only : bool, default=True
         Also consider a ridge Cox model of the clinical block alone (penalty
         ``clinical_ridge``) as the offset; it is kept when the best Coxnet is not ahead of
-        it by more than one standard error on the inner folds.
+        it by more than one standard error on the inner folds: at half weight with
+        ``offset_alpha="average"``, alone otherwise.
     residual_weights : array-like of float, default=(0, 0.25, 0.5, 1)
         Candidate weights w of the network's part. ``[0]`` fits the linear model only (no
         network is trained); a single value fixes w.
@@ -269,7 +274,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "cv": [Interval(Integral, 2, None, closed="left")],
         "residual_weights": ["array-like"],
         "clinical_penalties": ["array-like"],
-        "offset_alpha": [StrOptions({"best", "one-se"})],
+        "offset_alpha": [StrOptions({"best", "one-se", "average"})],
         "offset_criterion": [StrOptions(set(CRITERIA))],
         "offset_repeats": [Interval(Integral, 1, None, closed="left")],
         "offset_clinical_only": ["boolean"],
@@ -315,7 +320,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         cv=5,
         residual_weights=RESIDUAL_WEIGHTS,
         clinical_penalties=CLINICAL_PENALTIES,
-        offset_alpha="best",
+        offset_alpha="average",
         offset_criterion="c-index",
         offset_repeats=1,
         offset_clinical_only=True,

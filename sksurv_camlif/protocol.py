@@ -50,11 +50,17 @@ class LinearOffset:
     alpha_ : float
         Penalty chosen (Coxnet: by inner CV; ridge: the given one).
     clinical_penalty_ : float or None
-        Relative penalty of the clinical columns chosen by inner CV (Coxnet only).
+        Relative penalty of the clinical columns chosen by inner CV (Coxnet only; with
+        ``alpha_rule="average"``, that of the best (r, alpha), as ``alpha_``).
+    clinical_only_weight_ : float
+        Share of the clinical-only ridge Cox model in ``coef_``: 0 (a Coxnet), 0.5 (the
+        mean of both, ``alpha_rule="average"``) or 1 (``kind="clinical-ridge"``).
     cv_results_ : dict
         Coxnet only: lists, one entry per clinical penalty tried: ``clinical_penalties``,
         its ``alphas`` and the mean inner score of each (``mean_score``: Harrell's C or
-        the cross-validated partial likelihood, as the criterion says).
+        the cross-validated partial likelihood, as the criterion says); with
+        ``alpha_rule="average"`` also ``averaged``, the (r, alpha) pairs whose
+        coefficients were averaged.
     """
 
     kind: str
@@ -63,6 +69,7 @@ class LinearOffset:
     alpha_: float
     clinical_penalty_: float = None
     cv_results_: dict = field(default_factory=dict)
+    clinical_only_weight_: float = 0.0
 
     def predict(self, Z):
         """Linear predictor ``Z @ coef_``, shape (n,)."""
@@ -255,10 +262,14 @@ def fit_coxnet_offset(
     feature_names : array of str, shape (p,)
     alphas : array of float, optional
         A fixed grid instead of each all-patient path's own.
-    alpha_rule : {"best", "one-se"}
+    alpha_rule : {"best", "one-se", "average"}
         "best" keeps the (r, alpha) of highest mean inner score; "one-se" then moves to the
         largest alpha (of the same r) whose mean score is within one standard error (over
         folds) of that best, as ``cv.glmnet``'s ``lambda.1se``: a sparser model.
+        "average" takes the mean coefficients of every (r, alpha) whose paired deficit to
+        the best (over folds) is within one standard error (:func:`_near_best_average`):
+        where the inner scores cannot tell the candidates apart, their mean replaces a
+        choice made by noise (e.g. a spike of a nearly empty model early on the path).
     criterion : {"c-index", "deviance", "pooled-c", "pooled-deviance"}
         The inner score: per fold, the held-out Harrell's C or the cross-validated partial
         likelihood (:func:`_fold_scores`), averaged over folds; or one score of the pooled
@@ -272,7 +283,10 @@ def fit_coxnet_offset(
         If given (and there are clinical and other columns), a ridge Cox model of the
         clinical columns alone (this penalty) is a candidate too, scored on the same folds;
         it is kept when its paired deficit to the best Coxnet is within one standard error
-        (the simpler model unless the Coxnet is measurably better).
+        (the simpler model unless the Coxnet is measurably better). With
+        ``alpha_rule="average"`` it then enters at half weight: the offset is the mean of
+        the two models' coefficients (and out-of-fold predictors), a hedge between two
+        models the folds cannot order.
 
     Returns
     -------
@@ -290,6 +304,7 @@ def fit_coxnet_offset(
     mixed = is_clinical.any() and not is_clinical.all()
     penalties = clinical_penalties if mixed else (1.0,)
     best = None
+    paths = []  # (r, grid, fold scores, all-patient coefficients, out-of-fold predictors)
     cv_results = {"clinical_penalties": [], "alphas": [], "mean_score": []}
     for r in penalties:
         penalty = np.where(is_clinical, r, 1.0)
@@ -310,6 +325,7 @@ def fit_coxnet_offset(
         cv_results["mean_score"].append(mean_c)
         if np.isnan(mean_c).all():
             continue
+        paths.append((r, grid, scores, full.coef_[:, : len(grid)], oof))
         j = int(np.nanargmax(mean_c))
         if best is None or mean_c[j] > best[0]:
             if alpha_rule == "one-se":
@@ -321,6 +337,8 @@ def fit_coxnet_offset(
             "offset='clinical-ridge' or offset=None"
         )
     _, r, alpha, coef, oof, best_scores = best
+    if alpha_rule == "average":
+        coef, oof, cv_results["averaged"] = _near_best_average(paths)
     offset = LinearOffset(
         "coxnet",
         np.asarray(coef, np.float64).copy(),
@@ -334,9 +352,15 @@ def fit_coxnet_offset(
         ridge_scores = np.vstack([sc for sc, _ in runs])[:, 0]
         cv_results["clinical_only_score"] = float(np.nanmean(ridge_scores))
         if _within_one_se(best_scores, ridge_scores):
-            offset = _clinical_ridge_model(Z, is_clinical, y, clinical_only_alpha, ties, feature_names)
-            offset.cv_results_ = cv_results
-            oof = runs[0][1][:, 0]  # as fit_clinical_ridge_offset's
+            ridge = _clinical_ridge_model(Z, is_clinical, y, clinical_only_alpha, ties, feature_names)
+            ridge_oof = runs[0][1][:, 0]  # as fit_clinical_ridge_offset's
+            if alpha_rule == "average":
+                offset.coef_ = 0.5 * (offset.coef_ + ridge.coef_)
+                offset.clinical_only_weight_ = 0.5
+                oof = 0.5 * (oof + ridge_oof)
+            else:
+                offset, oof = ridge, ridge_oof
+                offset.cv_results_ = cv_results
     return offset, oof.copy()
 
 
@@ -348,6 +372,38 @@ def _within_one_se(best, candidate):
         return False
     se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0.0
     return d.mean() <= se
+
+
+def _near_best_average(paths):
+    """Mean coefficients and out-of-fold predictors of the near-best (r, alpha).
+
+    Kept: every (r, alpha) whose mean paired deficit to the best one (the highest mean
+    inner score over all r) is at most its standard error over folds. Paired differences
+    between neighbouring alphas vary far less than the scores themselves, so the kept set
+    is narrow where the inner folds can order the models (large cohorts) and wide where
+    they cannot.
+
+    Parameters
+    ----------
+    paths : list of (r, grid (m,), scores (F, m), coef (p, m), oof (n, m))
+
+    Returns
+    -------
+    coef : ndarray (p,), oof : ndarray (n,), kept : list of (r, alpha)
+    """
+    scores = np.hstack([p[2] for p in paths])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        best = int(np.nanargmax(np.nanmean(scores, axis=0)))
+        deficit = scores[:, [best]] - scores
+        n_ok = np.maximum((~np.isnan(deficit)).sum(axis=0), 1)
+        se = np.nan_to_num(np.nanstd(deficit, axis=0, ddof=1)) / np.sqrt(n_ok)
+        keep = np.nan_to_num(np.nanmean(deficit, axis=0), nan=np.inf) <= se
+    keep[best] = True
+    coef = np.hstack([p[3] for p in paths])[:, keep]
+    oof = np.hstack([p[4] for p in paths])[:, keep]
+    labels = [(float(r), float(a)) for r, grid, *_ in paths for a in grid]
+    return coef.mean(axis=1), oof.mean(axis=1), [lab for lab, k in zip(labels, keep) if k]
 
 
 def _one_se_alpha(scores, mean_c, j_best):
@@ -383,7 +439,9 @@ def _clinical_ridge_model(Z, is_clinical, y, alpha, ties, feature_names):
     """The clinical-only ridge Cox model refitted on all patients, as a LinearOffset."""
     coef = np.zeros(Z.shape[1])
     coef[is_clinical] = _ridge_coef(Z[:, is_clinical], y, alpha, ties)
-    return LinearOffset("clinical-ridge", coef, np.asarray(feature_names, dtype=object), float(alpha))
+    return LinearOffset(
+        "clinical-ridge", coef, np.asarray(feature_names, dtype=object), float(alpha), clinical_only_weight_=1.0
+    )
 
 
 def choose_residual_weight(fold, event, time, offset_oof, residual_oof, weights=RESIDUAL_WEIGHTS):

@@ -183,6 +183,50 @@ def test_clinical_only_candidate_kept_only_when_not_measurably_worse(design):
     assert_allclose(oof, ridge_oof)
 
 
+def test_average_rule_is_the_mean_of_the_kept_path_models(design):
+    Z, is_clin, event, time, names = design
+    fold = inner_folds(event, 5, seed=0)
+    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, alpha_rule="average")
+    kept = offset.cv_results_["averaged"]
+    assert len(kept) >= 1
+    res = offset.cv_results_
+    # refit each kept (r, alpha) on all patients and on each fold's training part
+    y = Surv.from_arrays(event, time)
+    coefs, oofs = [], []
+    for r, alpha in kept:
+        i = res["clinical_penalties"].index(r)
+        grid, j = res["alphas"][i], list(res["alphas"][i]).index(alpha)
+        # the best single (r, alpha) is among them
+        penalty = np.where(is_clin, r, 1.0)
+        coefs.append(CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=grid, penalty_factor=penalty).fit(Z, y).coef_[:, j])
+        o = np.zeros(len(Z))
+        for k in range(5):
+            tr = fold != k
+            c = CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=grid, penalty_factor=penalty).fit(Z[tr], y[tr]).coef_
+            o[~tr] = Z[~tr] @ c[:, j]
+        oofs.append(o)
+    assert (offset.alpha_, offset.clinical_penalty_) in [(a, r) for r, a in kept]
+    assert_allclose(offset.coef_, np.mean(coefs, axis=0), atol=1e-6)
+    assert_allclose(oof, np.mean(oofs, axis=0), atol=1e-6)
+    assert offset.clinical_only_weight_ == 0.0
+
+
+def test_average_rule_mixes_a_kept_clinical_only_model_at_half_weight(design):
+    Z, is_clin, _, _, names = design
+    rng = np.random.default_rng(2)
+    t = rng.exponential(np.exp(-(Z[:, 4] * 0.9 - Z[:, 5] * 0.6)))
+    c = rng.exponential(1.5, len(t))
+    ev, tm = t <= c, np.minimum(t, c)
+    fold = inner_folds(ev, 5, 0)
+    mixed, oof = fit_coxnet_offset(Z, is_clin, ev, tm, fold, names, alpha_rule="average", clinical_only_alpha=1.0)
+    coxnet, coxnet_oof = fit_coxnet_offset(Z, is_clin, ev, tm, fold, names, alpha_rule="average")
+    ridge, ridge_oof = fit_clinical_ridge_offset(Z, is_clin, ev, tm, fold, names, alpha=1.0)
+    assert mixed.kind == "coxnet" and mixed.clinical_only_weight_ == 0.5
+    assert ridge.clinical_only_weight_ == 1.0
+    assert_allclose(mixed.coef_, 0.5 * (coxnet.coef_ + ridge.coef_))
+    assert_allclose(oof, 0.5 * (coxnet_oof + ridge_oof))
+
+
 def test_clinical_ridge_offset_uses_only_clinical_columns(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
