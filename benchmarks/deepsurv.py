@@ -52,7 +52,7 @@ from sksurv_camlif.device import (
     torch_threads,
 )
 from sksurv_camlif.losses import cox_ph_loss
-from sksurv_camlif.training import EarlyStopping, EpochTimer, train_loop
+from sksurv_camlif.training import EarlyStopping, EpochTimer, adamw, train_loop
 
 __all__ = ["DeepSurvMLP"]
 
@@ -244,9 +244,7 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
 
     def _train(self, module, Xt, tt, et, event, time, idx_train, idx_val, seed):
         device = Xt.device
-        optimizer = torch.optim.AdamW(
-            module.parameters(), lr=self.learning_rate_init, weight_decay=self.weight_decay
-        )
+        optimizer = adamw(module.parameters(), self.learning_rate_init, self.weight_decay)
         idx_train_t = torch.as_tensor(idx_train).to(device)
 
         def batch_loss(idx):

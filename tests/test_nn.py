@@ -20,6 +20,8 @@ from sksurv_camlif.nn import (
     GroupTokenizer,
     LowRankFusion,
     ModalAttention,
+    MultiHeadSelfAttention,
+    softmax_last,
     split_groups,
 )
 
@@ -603,3 +605,43 @@ def test_one_modality_network():
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.encoders.parameters())
     with pytest.raises(ValueError):
         net([x, x])
+
+
+def test_self_attention_equals_torch_multihead_attention():
+    """Same parameters (names, initial values) and outputs as nn.MultiheadAttention,
+    forward and backward; eval mode (dropout off)."""
+    torch.manual_seed(3)
+    ref = torch.nn.MultiheadAttention(32, 4, dropout=0.1, batch_first=True)
+    torch.manual_seed(3)
+    new = MultiHeadSelfAttention(32, 4, dropout=0.1)
+    assert list(ref.state_dict()) == list(new.state_dict())
+    for a, b in zip(ref.state_dict().values(), new.state_dict().values()):
+        assert torch.equal(a, b)
+    ref.eval(), new.eval()
+    x = torch.randn(16, 5, 32, requires_grad=True)
+    out_ref = ref(x, x, x, need_weights=False)[0]
+    out_new = new(x)
+    torch.testing.assert_close(out_new, out_ref, rtol=1e-5, atol=1e-6)
+    g_ref = torch.autograd.grad(out_ref.square().sum(), [x, ref.in_proj_weight])
+    g_new = torch.autograd.grad(out_new.square().sum(), [x, new.in_proj_weight])
+    for a, b in zip(g_new, g_ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_self_attention_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    attn = MultiHeadSelfAttention(8, 2, dropout=0.5)
+    x = torch.randn(4, 3, 8)
+    attn.train()
+    assert not torch.allclose(attn(x), attn(x))
+    attn.eval()
+    assert torch.equal(attn(x), attn(x))
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 4, 5, 8)])
+def test_softmax_last_equals_torch_softmax(shape):
+    x = torch.randn(shape, requires_grad=True)
+    torch.testing.assert_close(softmax_last(x), torch.softmax(x, dim=-1))
+    (g1,) = torch.autograd.grad((softmax_last(x) * torch.arange(shape[-1])).sum(), x)
+    (g2,) = torch.autograd.grad((torch.softmax(x, -1) * torch.arange(shape[-1])).sum(), x)
+    torch.testing.assert_close(g1, g2)

@@ -12,6 +12,7 @@ from sksurv_camlif.training import (
     EarlyStopping,
     EpochTimer,
     ProgressBar,
+    adamw,
     train_loop,
 )
 
@@ -191,3 +192,21 @@ def test_estimator_early_stopping_on_the_loss():
                          scoring="loss").fit(X, y)
     scores = np.array(est.validation_scores_)
     assert (scores < 0).all() and est.best_validation_score_ >= scores.max()
+
+
+def test_adamw_is_fused_on_cpu_and_updates_as_the_reference():
+    torch.manual_seed(0)
+    a = torch.nn.Linear(5, 3)
+    b = torch.nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    opt = adamw(a.parameters(), 1e-2, 1e-3)
+    ref = torch.optim.AdamW(b.parameters(), lr=1e-2, weight_decay=1e-3, foreach=False)
+    assert opt.defaults["fused"] is True
+    x = torch.randn(20, 5)
+    for _ in range(5):
+        for module, o in ((a, opt), (b, ref)):
+            o.zero_grad()
+            module(x).square().mean().backward()
+            o.step()
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q)

@@ -1,7 +1,7 @@
 """The CA-MLIF network, one module per idea of the paper."""
 
 from .cross_attention import GlobalContextCrossAttention
-from .encoder import ModalityEncoder, SelfAttentionBlock
+from .encoder import ModalityEncoder, MultiHeadSelfAttention, SelfAttentionBlock, softmax_last
 from .fusion import LowRankFusion, ModalAttention, OptimalWeightConcat
 from .model import CAMLIFNet, CAMLIFOutput
 from .tokenizer import GroupTokenizer, split_groups
@@ -14,7 +14,9 @@ __all__ = [
     "LowRankFusion",
     "ModalAttention",
     "ModalityEncoder",
+    "MultiHeadSelfAttention",
     "OptimalWeightConcat",
     "SelfAttentionBlock",
+    "softmax_last",
     "split_groups",
 ]

@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from .encoder import softmax_last
+
 __all__ = ["GlobalContextCrossAttention"]
 
 
@@ -58,7 +60,7 @@ class GlobalContextCrossAttention(nn.Module):
         for _, _, k, v in parts:
             k, v = self._heads(k), self._heads(v)
             g = k.transpose(-1, -2) @ v / (k.shape[-2] * math.sqrt(self.d_head))  # eq. 3
-            contexts.append(torch.softmax(g, dim=-1))
+            contexts.append(softmax_last(g))
         ctx = torch.stack(contexts, 1)  # (B, M, h, d_h, d_h)
         w = present.to(ctx.dtype)
         # where(), not a product: an absent modality's context may be NaN and 0 * NaN = NaN
