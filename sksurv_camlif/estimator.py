@@ -114,6 +114,14 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     offset : {"coxnet", "clinical-ridge"} or None, default="coxnet"
         The linear model the network is a residual of: the elastic-net Cox model above,
         a ridge Cox model of the clinical block (penalty ``clinical_ridge``), or none.
+    combination : {"residual", "blend"}, default="residual"
+        How the members join the offset. "residual": each member learns a residual f_k
+        on top of the out-of-fold offset (its risk head starting at 0), and
+        ``log-risk = offset + w * mean_k f_k``. "blend": each member is a whole network
+        trained without the offset (as the plain network: its clinical path starts at the
+        ridge Cox fit), and ``log-risk = (1 - w) * offset + w * mean_k f_k``, w in [0, 1]
+        chosen the same way; where the network learns in its own regime what a residual
+        does not, the blend can follow it.
     n_members : int, default=5
         Networks trained, member k on the inner folds other than k (at most ``cv``). With
         ``offset=None`` and 1, the plain network with its own validation split.
@@ -205,6 +213,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         The trained networks (on ``device_``); empty when ``residual_weights=[0]``.
     module_ : CAMLIFNet or None
         ``members_[0]``.
+    offset_weight_ : float
+        Weight of the offset in the log-risk: 1 with ``combination="residual"``,
+        ``1 - residual_weight_`` with "blend".
     residual_weight_ : float
         The chosen w (1 without an offset).
     residual_cv_ : dict or None
@@ -270,6 +281,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "clinical_linear": [StrOptions({"cox", "zero", "none"})],
         "clinical_ridge": [Interval(Real, 0, None, closed="left")],
         "offset": [None, StrOptions({"coxnet", "clinical-ridge"})],
+        "combination": [StrOptions({"residual", "blend"})],
         "n_members": [Interval(Integral, 1, None, closed="left")],
         "cv": [Interval(Integral, 2, None, closed="left")],
         "residual_weights": ["array-like"],
@@ -316,6 +328,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         clinical_linear="cox",
         clinical_ridge=1.0,
         offset="coxnet",
+        combination="residual",
         n_members=5,
         cv=5,
         residual_weights=RESIDUAL_WEIGHTS,
@@ -358,6 +371,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.clinical_linear = clinical_linear
         self.clinical_ridge = clinical_ridge
         self.offset = offset
+        self.combination = combination
         self.n_members = n_members
         self.cv = cv
         self.residual_weights = residual_weights
@@ -618,7 +632,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 Z = self._design(arrays, clin)
                 names, is_clin = self._design_columns(blocks, clinical, feature_names)
                 fitted = self._fit_protocol(data, Z, is_clin, names, blocks, clinical, seed, warm)
-            risk = self._combine(fitted["offset_"], fitted["residual_weight_"], fitted["members_"], data, Z)
+            risk = self._combine(fitted, data, Z)
         if not np.isfinite(risk).all():
             raise FloatingPointError(
                 "the trained network predicts NaN or inf on the training data; lower "
@@ -652,7 +666,13 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return tuple(float(v) for v in np.unique(values))
 
     def _residual_weights(self):
-        return self._nonnegative("residual_weights")
+        weights = self._nonnegative("residual_weights")
+        if self.combination == "blend" and max(weights) > 1:
+            raise ValueError(
+                f"combination='blend' mixes (1 - w) offset + w network: residual_weights "
+                f"must lie in [0, 1], got {self.residual_weights!r}"
+            )
+        return weights
 
     def _check_members(self, warm):
         if not self._single() and self.n_members > self.cv:
@@ -701,7 +721,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 self._init_clinical_path(module, train, seed)
             module = module.to(data.present.device)
         history = self._train(module, train, validation, seed)
-        return {"offset_": None, "residual_weight_": 1.0, "members_": [module],
+        return {"offset_": None, "offset_weight_": 1.0, "residual_weight_": 1.0, "members_": [module],
                 "oof_risk_": None, "inner_fold_": None, "residual_cv_": None,
                 "histories": [history]}
 
@@ -724,8 +744,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             offset, offset_oof = fit_clinical_ridge_offset(
                 Z, is_clin, event, time, fold, names, alpha=self.clinical_ridge, ties=self.ties
             )
-        # the members train on the out-of-fold offsets; `data` itself stays offset-free
-        trained_on = data if offset is None else replace(
+        # residual members train on the out-of-fold offsets; `data` itself stays offset-free
+        blend = self.combination == "blend"
+        trained_on = data if offset is None or blend else replace(
             data, offset=torch.as_tensor(offset_oof, dtype=torch.float32).to(data.present.device)
         )
 
@@ -741,7 +762,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 module = copy.deepcopy(self.members_[k])
             else:
                 module = self._build_module(blocks, clinical)
-                if offset is not None:
+                if offset is not None and not blend:
                     nn.init.zeros_(module.head[-1].weight)  # f = 0: training starts at the offset
                 elif clinical is not None and self.clinical_linear == "cox":
                     self._init_clinical_path(module, train, seed + k)
@@ -754,6 +775,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 break  # Ctrl-C ends the whole fit: keep the members trained so far
 
         scored = np.isin(fold, np.arange(len(members)))
+        if blend and offset is not None:
+            # (1 - w) offset + w f = offset + w (f - offset): the same choice of w
+            residual_oof = residual_oof - offset_oof
         if not members:
             weight, table = 0.0, None
         elif offset is None:
@@ -767,7 +791,8 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         oof = offset_oof + weight * np.where(scored, residual_oof, 0.0)
         if offset is None:
             oof[~scored] = np.nan
-        return {"offset_": offset, "residual_weight_": weight, "members_": members,
+        offset_weight = 1.0 - weight if blend and offset is not None else 1.0
+        return {"offset_": offset, "offset_weight_": offset_weight, "residual_weight_": weight, "members_": members,
                 "oof_risk_": oof, "inner_fold_": fold, "residual_cv_": table,
                 "histories": histories}
 
@@ -792,10 +817,12 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         )
 
     @staticmethod
-    def _combine(offset, weight, members, data, Z):
-        """Final log-risk: ``offset(x) + w * mean over members of f_k(x)`` (float64);
-        ``data`` carries no offset."""
-        risk = np.zeros(len(data)) if offset is None else offset.predict(Z)
+    def _combine(fitted, data, Z):
+        """Final log-risk ``v * offset(x) + w * mean over members of f_k(x)`` (float64) of
+        the fitted attributes ``offset_``, ``offset_weight_`` (v), ``residual_weight_``
+        (w) and ``members_`` in the mapping ``fitted``; ``data`` carries no offset."""
+        offset, weight, members = fitted["offset_"], fitted["residual_weight_"], fitted["members_"]
+        risk = np.zeros(len(data)) if offset is None else fitted["offset_weight_"] * offset.predict(Z)
         if weight != 0:
             f = torch.stack([predict_log_risk(m, data) for m in members]).mean(0)
             risk = risk + weight * f.cpu().numpy().astype(np.float64)
@@ -895,7 +922,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         with torch_threads(self._threads(self.device_)):
             _, _, data, Z = self._inputs(X)
-            return self._combine(self.offset_, self.residual_weight_, self.members_, data, Z)
+            return self._combine(self.__dict__, data, Z)
 
     def _inputs(self, X):
         """Check X against the fitted model; return (X, presence mask, device tensors,
@@ -952,9 +979,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             for block in parts:
                 stop = start + block.n_outputs
                 key = "clinical" if block.is_clinical else block.name
-                linear[f"linear__{key}"] = Z[:, start:stop] @ self.offset_.coef_[start:stop]
+                linear[f"linear__{key}"] = self.offset_weight_ * (Z[:, start:stop] @ self.offset_.coef_[start:stop])
                 start = stop
-            columns["linear"] = self.offset_.predict(Z)
+            columns["linear"] = self.offset_weight_ * self.offset_.predict(Z)
             total = total + columns["linear"]
         network = np.zeros(X.shape[0])
         if internals and self.residual_weight_ != 0:

@@ -271,6 +271,34 @@ def test_weight_zero_among_candidates_equals_linear_model(breast):
     assert_array_equal(full.predict(X), linear.predict(X))
 
 
+def test_blend_is_a_convex_mix_of_the_offset_and_whole_networks(breast):
+    """combination="blend": members trained without the offset, and the log-risk
+    (1 - w) offset + w mean f; w = 1 gives the members' mean alone."""
+    X, y, genes = breast
+    linear = _est(genes, residual_weights=[0]).fit(X, y)
+    half = _est(genes, combination="blend", residual_weights=[0.5], n_members=2).fit(X, y)
+    assert half.residual_weight_ == 0.5 and half.offset_weight_ == 0.5
+    parts = half.explain(X)
+    assert_allclose(parts["linear"], 0.5 * linear.predict(X), rtol=1e-6, atol=1e-8)
+    assert_allclose(parts["log_risk"], half.predict(X), rtol=1e-6, atol=1e-8)
+    assert_allclose(parts["log_risk"], parts["linear"] + parts["network"], atol=1e-10)
+    # the members see no offset: their head is not zeroed, so they predict from the start
+    whole = _est(genes, combination="blend", residual_weights=[1], n_members=2).fit(X, y)
+    assert whole.offset_weight_ == 0.0
+    assert_allclose(whole.explain(X)["linear"], 0.0)
+    assert np.std(whole.predict(X)) > 0
+    # the residual default keeps the offset at full weight
+    assert linear.offset_weight_ == 1.0
+
+
+def test_blend_rejects_weights_above_one(breast):
+    X, y, genes = breast
+    est = _est(genes, combination="blend", residual_weights=[0, 2])
+    with pytest.raises(ValueError, match="residual_weights must lie in \\[0, 1\\]"):
+        est.fit(X, y)
+    assert not hasattr(est, "members_")
+
+
 def test_protocol_attributes(breast):
     X, y, genes = breast
     est = _est(genes, n_members=3).fit(X, y)
