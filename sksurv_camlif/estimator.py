@@ -45,29 +45,30 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     enhanced representations; the clinical block joins at the head. Trained with the Cox
     partial likelihood plus an alignment loss (An et al., 2025 [1]_).
 
-    By default the network is the *residual* of a linear model, so that the estimator starts
-    from the best linear Cox model the data support and keeps only what the network
-    measurably adds::
+    By default the networks are blended with a linear model, so that the estimator starts
+    from the best linear Cox model the data support and keeps only what the networks
+    measurably add::
 
-        log-risk(x) = offset(x) + w * mean_k f_k(x)
+        log-risk(x) = (1 - w) * offset(x) + w * mean_k f_k(x)
 
     1. ``offset``: an elastic-net Cox model (scikit-survival's
        :class:`~sksurv.linear_model.CoxnetSurvivalAnalysis`, ``l1_ratio=0.5``) on every
        standardised block output plus the clinical block; ``alpha`` (a 30-value path) and
        the relative penalty of the clinical columns (1 or 0.1) are chosen by ``cv``-fold
        inner cross-validation (mean held-out Harrell's C). An absent modality enters it at
-       the block's training mean. Its out-of-fold linear predictor is the offset the
-       members train on (no patient's offset was fitted on that patient); at predict time
-       the model refitted on all training data is used.
+       the block's training mean. Its out-of-fold linear predictor (no patient's offset
+       was fitted on that patient) is what ``w`` is chosen on; at predict time the model
+       refitted on all training data is used.
     2. ``n_members`` CA-MLIF networks f_k: member k trains on the other inner folds and
-       early-stops on fold k, its risk head starting at 0 (training starts exactly at the
-       linear model).
+       early-stops on fold k.
     3. ``w`` is chosen among ``residual_weights`` from every fold's out-of-fold C with a
-       one-standard-error rule toward 0: where the network adds nothing measurable, the
+       one-standard-error rule toward 0: where the networks add nothing measurable, the
        estimator *is* the linear model.
 
-    ``offset=None, n_members=1`` is the paper's plain network (one network, early-stopped
-    on a ``validation_fraction`` split), as before this protocol existed.
+    ``combination="residual"`` instead trains each f_k as a residual on top of the
+    out-of-fold offset (``log-risk = offset + w * mean_k f_k``, the risk head starting at
+    0). ``offset=None, n_members=1`` is the paper's plain network (one network,
+    early-stopped on a ``validation_fraction`` split), as before this protocol existed.
 
     Parameters
     ----------

@@ -1,5 +1,5 @@
 """The fitting protocol around the network: inner folds, a cross-fitted linear Cox offset,
-and the residual weight chosen on out-of-fold predictions.
+and the network's weight chosen on out-of-fold predictions.
 
 Knows no estimator: plain arrays in, plain arrays and small fitted objects out. The
 estimator calls, in order,
@@ -8,9 +8,10 @@ estimator calls, in order,
    by the offset's penalty choice, its cross-fitting and the network members;
 2. :func:`fit_coxnet_offset` or :func:`fit_clinical_ridge_offset` -- the linear model refitted
    on all training patients (used at predict time) and its out-of-fold linear predictor
-   (the offset the members train on: no patient's offset was fitted on that patient);
+   (no patient's offset was fitted on that patient; residual members train on it);
 3. :func:`choose_residual_weight` -- w in ``log-risk = offset + w * f`` from every training
-   patient's out-of-fold prediction, with a one-standard-error rule toward w = 0.
+   patient's out-of-fold prediction, with a one-standard-error rule toward w = 0 (a blend
+   ``(1 - w) offset + w g`` is the same choice with ``f = g - offset``).
 """
 
 import warnings
