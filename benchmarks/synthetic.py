@@ -17,7 +17,9 @@ Weibull baseline (shape 1.5, scale 1000 days) and independent exponential censor
 the oracle Harrell's C is about 0.80 (:data:`CALIBRATION`, recomputed by ``--calibrate``).
 
 Every model is fitted on the same train part and scored by Harrell's C on the test part;
-``oracle`` scores the true eta. Each (truth, n_train, replicate, model) result is cached as
+``oracle`` scores the true eta; ``specified`` is a Cox model of the truth's own terms
+(it knows the form of eta, not its coefficients): what a model that finds the right
+features can learn from n_train rows. Each (truth, n_train, replicate, model) result is cached as
 JSON under ``--results-dir`` (default ``benchmarks/results/synthetic/``) with a
 fingerprint of the data-generating constants, the model's parameters and the code it
 depends on, so a rerun resumes and a changed model is refitted. The report goes to
@@ -109,6 +111,7 @@ CALIBRATION = {
 # ----------------------------------------------------------------------------- models
 MODELS = {
     "oracle": "Oracle (true η)",
+    "specified": "Cox, true terms",
     "camlif": "CAMLIF",
     "camlif_plain": "CAMLIF plain",
     "coxnet": "Coxnet (all)",
@@ -124,8 +127,9 @@ RSF_TREES = 200
 REFERENCE_MODEL = "coxnet"
 COLORS = {
     "camlif": "#c0392b", "camlif_plain": "#e67e22", "coxnet": "#2c6fbb", "coxph_clinical": "#7f8c8d",
-    "rsf": "#27ae60", "gbsa": "#8e44ad", "deepsurv": "#16a085", "oracle": "#000000",
+    "rsf": "#27ae60", "gbsa": "#8e44ad", "deepsurv": "#16a085", "oracle": "#000000", "specified": "#95a5a6",
 }
+SPECIFIED_ALPHA = 1e-4  #: ridge of the ``specified`` Cox model (for stability only)
 
 
 # ----------------------------------------------------------------------------- data
@@ -157,22 +161,34 @@ def _std(v):
     return (v - v.mean()) / v.std()
 
 
-def truth_score(truth, X=None):
-    """The standardised score s of ``truth`` on the original patients (mean 0, sd 1)."""
+def truth_terms(truth, X=None):
+    """The terms of ``truth``'s score on the original patients (one column each) and their
+    weights: s = std(sum of weight * term)."""
     if X is None:
         X = load_pool()[0]
     z = standardise(X)
     linear = sum(w * z[c] for c, w in LINEAR_TERMS)
     if truth == "linear":
-        return _std(linear)
-    if truth == "interaction":
+        terms, weights = {"L": linear}, (1.0,)
+    elif truth == "interaction":
         g = z[list(GENOMIC_SCORE)].mean(axis=1)
         c = z[list(CNV_SCORE)].mean(axis=1)
         threshold = (z["idh mutation"] < 0).astype(float) * (z["7p"] > 0.5).astype(float)
-        return _std(_std(linear) + _std(g * c) + THRESHOLD_WEIGHT * _std(threshold))
-    if truth == "nonlinear":
-        return _std((z["10q"] < -0.5).astype(float) + (z["7p"] > 0.5).astype(float) + z["9p"] * z["13q"])
-    raise ValueError(f"unknown truth {truth!r}; choose among {TRUTHS}")
+        terms = {"std(L)": _std(linear), "std(G * C)": _std(g * c), "std(IDH wt x 7p gain)": _std(threshold)}
+        weights = (1.0, 1.0, THRESHOLD_WEIGHT)
+    elif truth == "nonlinear":
+        terms = {"10q loss": (z["10q"] < -0.5).astype(float), "7p gain": (z["7p"] > 0.5).astype(float),
+                 "9p * 13q": z["9p"] * z["13q"]}
+        weights = (1.0, 1.0, 1.0)
+    else:
+        raise ValueError(f"unknown truth {truth!r}; choose among {TRUTHS}")
+    return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in terms.items()}, index=X.index), weights
+
+
+def truth_score(truth, X=None):
+    """The standardised score s of ``truth`` on the original patients (mean 0, sd 1)."""
+    terms, weights = truth_terms(truth, X)
+    return _std(sum(w * terms[c].to_numpy() for c, w in zip(terms.columns, weights)))
 
 
 def pool_scores():
@@ -362,6 +378,10 @@ def build_model(key, X_train, modalities, seed, camlif_max_iter=None, rsf_trees=
     """The unfitted estimator ``key`` (None for the oracle)."""
     if key == "oracle":
         return None
+    if key == "specified":  # fitted on the truth's terms (run_task), not on X
+        from sksurv.linear_model import CoxPHSurvivalAnalysis
+
+        return CoxPHSurvivalAnalysis(alpha=SPECIFIED_ALPHA)
     if key in ("camlif", "camlif_plain"):
         factory = _package_attr("default_gbmlgg_estimator")
         kwargs = {"random_state": seed}
@@ -462,6 +482,11 @@ def run_task(truth, n_train, r, key, cfg):
         est = build_model(key, data["X_train"], modalities, seed=r,
                           camlif_max_iter=cfg["camlif_max_iter"], rsf_trees=cfg["rsf_trees"])
         est = clone(est)
+        X_fit, X_score = data["X_train"], data["X_test"]
+        if key == "specified":
+            terms = truth_terms(truth, X)[0].to_numpy()
+            train, test = replicate_design(r, n_train, cfg["n_test"])
+            X_fit, X_score = terms[train], terms[test]
         if key.startswith("camlif"):
             out["camlif_params"] = {k: est.get_params().get(k, "absent") for k in PLAIN_PARAMS}
         if key.startswith("camlif") or key == "deepsurv":
@@ -472,10 +497,10 @@ def run_task(truth, n_train, r, key, cfg):
             warnings.simplefilter("always")
             warnings.filterwarnings("ignore", message="all coefficients are zero")
             t0 = time.perf_counter()
-            est.fit(data["X_train"], data["y_train"])
+            est.fit(X_fit, data["y_train"])
             out["fit_time"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            risk = np.asarray(est.predict(data["X_test"]), dtype=float)
+            risk = np.asarray(est.predict(X_score), dtype=float)
             out["predict_time"] = time.perf_counter() - t0
         for w in caught:
             msg = f"{w.category.__name__}: {str(w.message)[:160]}"
@@ -704,6 +729,9 @@ def write_report(out, frame, args, info, fig_rel):
                    "then identical to `camlif`.")
     desc = {
         "oracle": "the true η of the test rows",
+        "specified": "Cox PH (ridge 1e-4) on the terms of the truth's formula (below: the columns of `truth_terms`), "
+                     "not on X: it knows the form of η but not its coefficients; how much a model that finds "
+                     "the right features can learn from n_train rows",
         "camlif": "`default_gbmlgg_estimator(random_state=r, X=X_train, modalities=...)` "
                   "(`sksurv_camlif.presets`, else `sksurv_camlif.demo`) with `device=\"cpu\"`, `n_threads=1`"
                   + (f", `max_iter={args.camlif_max_iter}`" if args.camlif_max_iter is not None else ""),
