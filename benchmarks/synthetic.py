@@ -729,7 +729,7 @@ def write_report(out, frame, args, info, fig_rel):
                    "then identical to `camlif`.")
     desc = {
         "oracle": "the true η of the test rows",
-        "specified": "Cox PH (ridge 1e-4) on the terms of the truth's formula (below: the columns of `truth_terms`), "
+        "specified": "Cox PH (ridge 1e-4) on the terms of the truth's formula (`truth_terms`), "
                      "not on X: it knows the form of η but not its coefficients; how much a model that finds "
                      "the right features can learn from n_train rows",
         "camlif": "`default_gbmlgg_estimator(random_state=r, X=X_train, modalities=...)` "

@@ -113,8 +113,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         Ridge penalty of that initial Cox fit (scikit-survival's ``alpha``), and of the
         ``offset="clinical-ridge"`` model.
     offset : {"coxnet", "clinical-ridge"} or None, default="coxnet"
-        The linear model the network is a residual of: the elastic-net Cox model above,
-        a ridge Cox model of the clinical block (penalty ``clinical_ridge``), or none.
+        The linear model the networks are combined with (``combination``): the
+        elastic-net Cox model above, a ridge Cox model of the clinical block (penalty
+        ``clinical_ridge``), or none.
     combination : {"blend", "residual"}, default="blend"
         How the members join the offset. "blend": each member is a whole network trained
         without the offset (as the plain network: its clinical path starts at the ridge

@@ -287,7 +287,7 @@ def test_blend_is_a_convex_mix_of_the_offset_and_whole_networks(breast):
     assert whole.offset_weight_ == 0.0
     assert_allclose(whole.explain(X)["linear"], 0.0)
     assert np.std(whole.predict(X)) > 0
-    # the residual default keeps the offset at full weight
+    # w = 0 keeps the offset at full weight
     assert linear.offset_weight_ == 1.0
 
 
