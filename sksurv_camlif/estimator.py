@@ -25,7 +25,7 @@ from .explain import network_internals
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
 from .protocol import CLINICAL_PENALTIES, CRITERIA, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
-from .training import SurvivalTensors, predict_log_risk, train_module
+from .training import SurvivalTensors, camlif_run, pooled_score, predict_log_risk, train_lockstep, train_module
 
 __all__ = ["CAMLIFSurvival"]
 
@@ -181,6 +181,13 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         ``HistGradientBoostingRegressor``'s ``scoring="loss"``) minus the Cox loss, the mean
         partial log-likelihood per event, offset included; ``validation_scores_`` then
         holds that value.
+    member_stopping : {"own", "pooled"}, default="own"
+        How the members of the fitting protocol early-stop. "own": member k stops on its
+        held-out inner fold k alone. "pooled": the members train together, one epoch each
+        per round, and stop together at the round whose ``scoring`` of every training
+        patient's out-of-fold prediction (all folds pooled) was best: one decision on all
+        patients instead of one per member on a fifth of them. Not used by the plain
+        network or with ``early_stopping=False``.
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
@@ -302,6 +309,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "scoring": [StrOptions({"c-index", "loss"})],
+        "member_stopping": [StrOptions({"own", "pooled"})],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [DEVICE_CONSTRAINT],
@@ -349,6 +357,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         early_stopping=True,
         validation_fraction=0.15,
         scoring="c-index",
+        member_stopping="own",
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
@@ -392,6 +401,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.scoring = scoring
+        self.member_stopping = member_stopping
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
@@ -753,29 +763,31 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             data, offset=torch.as_tensor(offset_oof, dtype=torch.float32).to(data.present.device)
         )
 
-        members, histories = [], []
-        residual_oof = np.full(len(data), np.nan)
         # all residual weights 0 (and an offset): the linear model alone, no network to train
         n_members = 0 if offset is not None and max(self._residual_weights()) == 0 else self.n_members
-        for k in range(n_members):
-            in_k = fold == k
-            train = trained_on.take(torch.as_tensor(np.flatnonzero(~in_k)))
-            held_out = trained_on.take(torch.as_tensor(np.flatnonzero(in_k)))
-            if warm:
-                module = copy.deepcopy(self.members_[k])
-            else:
-                module = self._build_module(blocks, clinical)
-                if offset is not None and not blend:
-                    nn.init.zeros_(module.head[-1].weight)  # f = 0: training starts at the offset
-                elif clinical is not None and self.clinical_linear == "cox":
-                    self._init_clinical_path(module, train, seed + k)
-                module = module.to(data.present.device)
-            history = self._train(module, train, held_out if self.early_stopping else None, seed + k)
-            residual_oof[in_k] = predict_log_risk(module, replace(held_out, offset=None)).cpu().numpy()
-            members.append(module)
-            histories.append(history)
-            if history["interrupted"]:
-                break  # Ctrl-C ends the whole fit: keep the members trained so far
+        parts = [
+            (trained_on.take(torch.as_tensor(np.flatnonzero(fold != k))),
+             trained_on.take(torch.as_tensor(np.flatnonzero(fold == k))))
+            for k in range(n_members)
+        ]
+        def member(k):
+            residual = offset is not None and not blend
+            return self._new_member(k, parts[k][0], blocks, clinical, seed, warm, residual=residual)
+
+        if n_members and self.early_stopping and self.member_stopping == "pooled":
+            members = [member(k) for k in range(n_members)]
+            histories = self._train_lockstep(members, parts, seed)
+        else:  # each member built just before its training (the random stream of one-by-one)
+            members, histories = [], []
+            for k, (train, held_out) in enumerate(parts):
+                members.append(member(k))
+                histories.append(self._train(members[k], train, held_out if self.early_stopping else None, seed + k))
+                if histories[-1]["interrupted"]:
+                    break  # Ctrl-C ends the whole fit: keep the members trained so far
+        members = members[: len(histories)]
+        residual_oof = np.full(len(data), np.nan)
+        for k, (module, (_, held_out)) in enumerate(zip(members, parts)):
+            residual_oof[fold == k] = predict_log_risk(module, replace(held_out, offset=None)).cpu().numpy()
 
         scored = np.isin(fold, np.arange(len(members)))
         if blend and offset is not None:
@@ -799,10 +811,21 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 "oof_risk_": oof, "inner_fold_": fold, "residual_cv_": table,
                 "histories": histories}
 
-    def _train(self, module, train, validation, seed):
-        return train_module(
-            module,
-            train,
+    def _new_member(self, k, train, blocks, clinical, seed, warm, residual):
+        """Member k before training: a copy of the fitted one (warm start), or a new network
+        whose head starts at 0 (a residual of the offset) or whose clinical path starts at
+        the ridge Cox fit on ``train``."""
+        if warm:
+            return copy.deepcopy(self.members_[k])  # the fitted one survives a failure
+        module = self._build_module(blocks, clinical)
+        if residual:
+            nn.init.zeros_(module.head[-1].weight)  # f = 0: training starts at the offset
+        elif clinical is not None and self.clinical_linear == "cox":
+            self._init_clinical_path(module, train, seed + k)
+        return module.to(train.present.device)
+
+    def _run_kwargs(self, seed):
+        return dict(
             max_iter=self.max_iter,
             batch_size=self.batch_size,
             learning_rate=self.learning_rate_init,
@@ -810,14 +833,33 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             alignment_weight=self.alignment_weight,
             ties=self.ties,
             generator=torch.Generator().manual_seed(seed),
-            validation=validation,
             scoring=self.scoring,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
             verbose=self.verbose,
             autocast_dtype=torch.bfloat16 if self.precision == "bfloat16" else None,
-            compiled=torch.compile(module) if self.compile else None,
         )
+
+    def _train(self, module, train, validation, seed):
+        return train_module(
+            module, train, validation=validation,
+            compiled=torch.compile(module) if self.compile else None, **self._run_kwargs(seed),
+        )
+
+    def _train_lockstep(self, members, parts, seed):
+        """Train the members together; one early stopping on their pooled held-out score."""
+        runs = [
+            camlif_run(module, train, compiled=torch.compile(module) if self.compile else None,
+                       **{**self._run_kwargs(seed + k), "verbose": self.verbose and k == 0})
+            for k, (module, (train, _)) in enumerate(zip(members, parts))
+        ]
+        held_outs = [held_out for _, held_out in parts]
+        score = pooled_score(
+            members, held_outs,
+            np.concatenate([h.host_event for h in held_outs]), np.concatenate([h.host_time for h in held_outs]),
+            scoring=self.scoring, ties=self.ties,
+        )
+        return train_lockstep(runs, score, max_iter=self.max_iter, n_iter_no_change=self.n_iter_no_change, tol=self.tol)
 
     @staticmethod
     def _combine(fitted, data, Z):

@@ -25,6 +25,12 @@ __all__ = [
     "validation_cindex",
     "validation_loss",
     "train_loop",
+    "TrainingRun",
+    "run_to_end",
+    "train_lockstep",
+    "Patience",
+    "pooled_score",
+    "camlif_run",
     "adamw",
     "camlif_batch_loss",
     "train_module",
@@ -187,14 +193,40 @@ class EpochTimer(Callback):
         state.history["epoch_time"].append(time.perf_counter() - self._start)
 
 
+class Patience:
+    """The stopping rule of :class:`EarlyStopping` and :func:`train_lockstep`, on a stream of
+    scores (larger is better) that starts with the initial weights' score.
+
+    ``update(score)`` returns True when ``score`` is a new best (the caller then keeps the
+    weights); ``stop`` is True once ``n_iter_no_change`` scores in a row have not improved
+    on the best by more than ``tol``. As scikit-learn's MLP, ``tol`` only drives the
+    patience; the best is the maximum.
+    """
+
+    def __init__(self, initial_score, n_iter_no_change, tol):
+        self.best, self.n_iter_no_change, self.tol = initial_score, n_iter_no_change, tol
+        self.stale, self.best_epoch, self.epoch = 0, 0, 0
+
+    def update(self, score):
+        self.epoch += 1
+        self.stale = 0 if score > self.best + self.tol else self.stale + 1
+        if score > self.best:
+            self.best, self.best_epoch = score, self.epoch
+            return True
+        return False
+
+    @property
+    def stop(self):
+        return self.stale >= self.n_iter_no_change
+
+
 class EarlyStopping(Callback):
     """Stop when ``score(module)`` has not improved by ``tol`` for ``n_iter_no_change`` epochs;
-    the weights of the best score are restored at the end.
+    the weights of the best score are restored at the end (rule: :class:`Patience`).
 
     The initial weights are a candidate too (epoch 0): where they are a fitted model (the
     Cox-initialised clinical path, or a residual head at 0 over a linear offset), training
-    must beat them to be kept. As scikit-learn's MLP, ``tol`` only drives the patience; the
-    best is the maximum. Adds ``validation_score`` (per epoch), ``best_epoch`` and
+    must beat them to be kept. Adds ``validation_score`` (per epoch), ``best_epoch`` and
     ``best_validation_score`` to the history.
     """
 
@@ -202,23 +234,21 @@ class EarlyStopping(Callback):
         self.score, self.n_iter_no_change, self.tol = score, n_iter_no_change, tol
 
     def on_train_begin(self, state):
-        self.best_score, self.stale = self.score(state.module), 0
+        self.patience = Patience(self.score(state.module), self.n_iter_no_change, self.tol)
         self.best_state = copy.deepcopy(state.module.state_dict())
         state.history.update(validation_score=[], best_epoch=0)
 
     def on_epoch_end(self, state):
         score = self.score(state.module)
         state.history["validation_score"].append(score)
-        self.stale = 0 if score > self.best_score + self.tol else self.stale + 1
-        if score > self.best_score:
-            self.best_score = score
+        if self.patience.update(score):
             self.best_state = copy.deepcopy(state.module.state_dict())
             state.history["best_epoch"] = state.epoch
-        state.stop = state.stop or self.stale >= self.n_iter_no_change
+        state.stop = state.stop or self.patience.stop
 
     def on_train_end(self, state):
         state.module.load_state_dict(self.best_state)
-        state.history["best_validation_score"] = self.best_score
+        state.history["best_validation_score"] = self.patience.best
 
 
 class ProgressBar(Callback):
@@ -268,6 +298,88 @@ def validation_loss(validation, ties="breslow"):
     return score
 
 
+class TrainingRun:
+    """One module's training, an epoch at a time: the loop of :func:`train_loop`, opened up
+    so that a driver can interleave several runs (:func:`train_lockstep`).
+
+    ``begin()`` once, ``epoch()`` (one pass over event-balanced mini-batches, then the
+    callbacks; returns True when a callback asked to stop) as often as wanted, ``end()``
+    once, however training ended. Arguments as :func:`train_loop`'s.
+    """
+
+    def __init__(self, module, batch_loss, event, *, optimizer, batch_size, generator, callbacks=()):
+        self.module, self.batch_loss, self.event = module, batch_loss, event
+        self.optimizer, self.batch_size, self.generator = optimizer, batch_size, generator
+        self.callbacks = list(callbacks)
+        self.device = next(module.parameters()).device
+        self.state = LoopState(module, {"loss": [], "interrupted": False})
+
+    @property
+    def history(self):
+        return self.state.history
+
+    def begin(self):
+        for cb in self.callbacks:
+            cb.on_train_begin(self.state)
+
+    def epoch(self):
+        state = self.state
+        state.epoch += 1
+        for cb in self.callbacks:
+            cb.on_epoch_begin(state)
+        self.module.train()
+        order, sizes = event_balanced_batches(self.event, self.batch_size, self.generator)
+        order = order.to(self.device, non_blocking=True)
+        total = torch.zeros((), device=self.device)
+        for idx in torch.split(order, sizes):
+            loss = self.batch_loss(idx)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total = total + loss.detach() * len(idx)
+        epoch_loss = float(total) / len(self.event)  # one host sync per epoch
+        if not np.isfinite(epoch_loss):
+            raise FloatingPointError(
+                f"the training loss became {epoch_loss} at epoch {state.epoch}; lower "
+                "learning_rate_init, check the inputs for extreme values, or scale them"
+            )
+        state.history["loss"].append(epoch_loss)
+        for cb in self.callbacks:
+            cb.on_epoch_end(state)
+        return state.stop
+
+    def end(self):
+        for cb in self.callbacks:
+            cb.on_train_end(self.state)
+
+
+def _warn_interrupted(n_epochs):
+    warnings.warn(
+        f"training interrupted after {n_epochs} epoch(s); keeping the best weights so far",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def run_to_end(run, max_iter):
+    """Drive one :class:`TrainingRun` for up to ``max_iter`` epochs; return its history.
+
+    KeyboardInterrupt ends training with a warning; ``end()`` still runs (e.g. the best
+    weights restored).
+    """
+    run.begin()
+    try:
+        for _ in range(max_iter):
+            if run.epoch():
+                break
+    except KeyboardInterrupt:
+        run.history["interrupted"] = True
+        _warn_interrupted(len(run.history["loss"]))
+    finally:
+        run.end()
+    return run.history
+
+
 def train_loop(module, batch_loss, event, *, optimizer, max_iter, batch_size, generator, callbacks=()):
     """Train ``module`` in place with event-balanced mini-batches; return the history dict.
 
@@ -300,48 +412,52 @@ def train_loop(module, batch_loss, event, *, optimizer, max_iter, batch_size, ge
     One host synchronisation per epoch (the epoch loss). KeyboardInterrupt ends training
     with a warning; the callbacks' ``on_train_end`` still runs (e.g. best weights restored).
     """
-    device = next(module.parameters()).device
-    state = LoopState(module, {"loss": [], "interrupted": False})
-    for cb in callbacks:
-        cb.on_train_begin(state)
+    run = TrainingRun(
+        module, batch_loss, event, optimizer=optimizer, batch_size=batch_size, generator=generator,
+        callbacks=callbacks,
+    )
+    return run_to_end(run, max_iter)
+
+
+def train_lockstep(runs, score, *, max_iter, n_iter_no_change=10, tol=1e-4):
+    """Train several runs together, one epoch each per round, with one early stopping for all.
+
+    After each round, ``score()`` (of all modules together, e.g. the C-index of every
+    patient's out-of-fold prediction) feeds one :class:`Patience`; training stops for all
+    runs at once, and every module gets back its weights of the best round (round 0: the
+    initial weights). One decision on all patients instead of one per run on its own
+    held-out part.
+
+    Returns
+    -------
+    histories : list of dict, one per run: its ``loss`` and callbacks' entries, and the
+        common ``validation_score`` (per round), ``best_epoch``, ``best_validation_score``
+        and ``interrupted``.
+    """
+    for run in runs:
+        run.begin()
+    patience = Patience(score(), n_iter_no_change, tol)
+    best = [copy.deepcopy(run.module.state_dict()) for run in runs]
+    scores, interrupted = [], False
     try:
-        for epoch in range(1, max_iter + 1):
-            state.epoch = epoch
-            for cb in callbacks:
-                cb.on_epoch_begin(state)
-            module.train()
-            order, sizes = event_balanced_batches(event, batch_size, generator)
-            order = order.to(device, non_blocking=True)
-            total = torch.zeros((), device=device)
-            for idx in torch.split(order, sizes):
-                loss = batch_loss(idx)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total = total + loss.detach() * len(idx)
-            epoch_loss = float(total) / len(event)  # one host sync per epoch
-            if not np.isfinite(epoch_loss):
-                raise FloatingPointError(
-                    f"the training loss became {epoch_loss} at epoch {epoch}; lower "
-                    "learning_rate_init, check the inputs for extreme values, or scale them"
-                )
-            state.history["loss"].append(epoch_loss)
-            for cb in callbacks:
-                cb.on_epoch_end(state)
-            if state.stop:
+        for _ in range(max_iter):
+            stop = [run.epoch() for run in runs]
+            scores.append(score())
+            if patience.update(scores[-1]):
+                best = [copy.deepcopy(run.module.state_dict()) for run in runs]
+            if patience.stop or all(stop):
                 break
     except KeyboardInterrupt:
-        state.history["interrupted"] = True
-        warnings.warn(
-            f"training interrupted after {len(state.history['loss'])} epoch(s); keeping the "
-            "best weights so far",
-            UserWarning,
-            stacklevel=3,
-        )
+        interrupted = True
+        _warn_interrupted(len(scores))
     finally:
-        for cb in callbacks:
-            cb.on_train_end(state)
-    return state.history
+        for run in runs:
+            run.end()
+    for run, state in zip(runs, best):
+        run.module.load_state_dict(state)
+    common = {"validation_score": scores, "best_epoch": patience.best_epoch,
+              "best_validation_score": patience.best, "interrupted": interrupted}
+    return [{**run.history, **common} for run in runs]
 
 
 #: Device types whose AdamW has a fused kernel (one kernel per step for all parameters).
@@ -385,7 +501,7 @@ def camlif_batch_loss(module, train, *, alignment_weight, ties, autocast_dtype=N
     return batch_loss
 
 
-def train_module(
+def camlif_run(
     module,
     train,
     *,
@@ -404,7 +520,7 @@ def train_module(
     autocast_dtype=None,
     compiled=None,
 ):
-    """Train a CA-MLIF ``module`` in place with :func:`train_loop`; return the history.
+    """A :class:`TrainingRun` of a CA-MLIF ``module`` (not started).
 
     AdamW, the loss of :func:`camlif_batch_loss`, the epoch times, and with ``validation``
     (a :class:`SurvivalTensors` with host targets) early stopping on its Harrell's C
@@ -422,11 +538,39 @@ def train_module(
         compiled if compiled is not None else module, train,
         alignment_weight=alignment_weight, ties=ties, autocast_dtype=autocast_dtype,
     )
-    history = train_loop(
-        module, batch_loss, train.host_event, optimizer=optimizer, max_iter=max_iter,
-        batch_size=batch_size, generator=generator, callbacks=callbacks,
+    return TrainingRun(
+        module, batch_loss, train.host_event, optimizer=optimizer, batch_size=batch_size,
+        generator=generator, callbacks=callbacks,
     )
+
+
+def train_module(module, train, *, max_iter, **kwargs):
+    """Train a CA-MLIF ``module`` in place (:func:`camlif_run`, driven to its end); return
+    the history (``validation_score``, ``best_epoch``, ``best_validation_score`` always
+    present)."""
+    history = run_to_end(camlif_run(module, train, max_iter=max_iter, **kwargs), max_iter)
     history.setdefault("validation_score", [])
     history.setdefault("best_epoch", None)
     history.setdefault("best_validation_score", None)
     return history
+
+
+def pooled_score(modules, held_outs, event, time, scoring="c-index", ties="breslow"):
+    """``score()`` for :func:`train_lockstep`: every module predicts its held-out rows
+    (offset included, if any) and the predictions of all rows are scored together.
+
+    ``event``, ``time`` (host arrays) are those of the held-out rows concatenated in the
+    order of ``held_outs``. ``scoring="c-index"``: Harrell's C of the pooled predictions
+    (0.5 if any is not finite); "loss": minus their Cox loss (-inf if not finite).
+    """
+    event, time = np.asarray(event, bool), np.asarray(time, np.float64)
+
+    def score():
+        risk = torch.cat([predict_log_risk(m, h) for m, h in zip(modules, held_outs)])
+        if scoring == "c-index":
+            risk = risk.cpu().numpy().astype(np.float64)
+            return _cindex(event, time, risk) if np.isfinite(risk).all() else 0.5
+        loss = float(cox_ph_loss(risk.double().cpu(), torch.as_tensor(time), torch.as_tensor(event), ties=ties))
+        return -loss if np.isfinite(loss) else -np.inf
+
+    return score
