@@ -378,3 +378,19 @@ def test_pooled_criteria_score_the_pooled_out_of_fold_predictor(design, criterio
     expected = (concordance_index_censored(event, time, oof)[0] if criterion == "pooled-c"
                 else cox_log_partial_likelihood(oof, event, time))
     assert_allclose(res["mean_score"][0][j], expected, rtol=1e-10)
+
+
+def test_pooled_member_stopping_keeps_the_best_round_of_the_pooled_oof_c(breast):
+    """member_stopping="pooled": the members stop together, and the kept weights are those
+    whose pooled out-of-fold C (every training patient, all folds) was the best round's."""
+    from sksurv.metrics import concordance_index_censored
+
+    X, y, genes = breast
+    est = _est(genes, offset=None, n_members=5, member_stopping="pooled", max_iter=6, n_iter_no_change=2)
+    est.fit(X, y)
+    assert len(set(est.member_best_epochs_)) == 1 and len(set(est.member_n_iter_)) == 1
+    assert est.member_n_iter_[0] <= 6
+    # without an offset the out-of-fold log-risk is the members' own prediction (w = 1)
+    c = concordance_index_censored(y["e.tdm"], y["t.tdm"], est.oof_risk_)[0]
+    assert c == pytest.approx(est.best_validation_score_, abs=1e-12)
+    assert est.best_validation_score_ == max([est.best_validation_score_, *est.validation_scores_])

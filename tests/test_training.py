@@ -12,7 +12,9 @@ from sksurv_camlif.training import (
     EarlyStopping,
     EpochTimer,
     ProgressBar,
+    TrainingRun,
     adamw,
+    train_lockstep,
     train_loop,
 )
 
@@ -210,3 +212,71 @@ def test_adamw_is_fused_on_cpu_and_updates_as_the_reference():
             o.step()
     for p, q in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(p, q)
+
+
+# ------------------------------------------------------------------------ lockstep
+
+
+def _two_runs(callbacks=()):
+    """Two linear Cox modules on the same problem, each its own run (not started)."""
+    rng = np.random.default_rng(1)
+    X = torch.as_tensor(rng.standard_normal((120, 3)), dtype=torch.float32)
+    eta = X @ torch.tensor([1.0, -0.5, 0.0])
+    time = torch.as_tensor(rng.exponential(np.exp(-eta.numpy())))
+    event = np.ones(120, bool)
+    runs = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        module = torch.nn.Linear(3, 1)
+
+        def batch_loss(idx, module=module):
+            return cox_ph_loss(module(X[idx]).squeeze(-1), time[idx], torch.as_tensor(event)[idx])
+
+        runs.append(TrainingRun(
+            module, batch_loss, event, optimizer=torch.optim.SGD(module.parameters(), lr=0.05),
+            batch_size=40, generator=torch.Generator().manual_seed(seed), callbacks=list(callbacks),
+        ))
+    return runs
+
+
+def test_lockstep_stops_all_runs_together_at_the_best_round_and_restores_it():
+    runs = _two_runs()
+    scores = iter([0.5, 0.6, 0.7, 0.65, 0.69, 0.68, 0.9])  # initial, then rounds 1..6
+    snapshots = {}
+
+    def score():
+        value = next(scores)
+        snapshots[value] = [r.module.weight.detach().clone() for r in runs]
+        return value
+
+    histories = train_lockstep(runs, score, max_iter=10, n_iter_no_change=3, tol=0.0)
+    for run, history, best in zip(runs, histories, snapshots[0.7]):
+        assert len(history["loss"]) == 5  # every run trained the same 5 epochs
+        assert history["validation_score"] == [0.6, 0.7, 0.65, 0.69, 0.68]
+        assert history["best_epoch"] == 2 and history["best_validation_score"] == 0.7
+        assert_array_equal(run.module.weight.detach(), best)
+    # the runs moved independently (their own seeds and batches)
+    assert not torch.equal(runs[0].module.weight, runs[1].module.weight)
+
+
+def test_lockstep_round_zero_keeps_the_initial_weights():
+    runs = _two_runs()
+    initial = [r.module.weight.detach().clone() for r in runs]
+    scores = iter([0.8, 0.7, 0.7])
+    histories = train_lockstep(runs, lambda: next(scores), max_iter=10, n_iter_no_change=2)
+    assert [h["best_epoch"] for h in histories] == [0, 0]
+    for run, w in zip(runs, initial):
+        assert_array_equal(run.module.weight.detach(), w)
+
+
+def test_lockstep_equals_one_by_one_training_without_stopping():
+    """Interleaving changes nothing for a run: same seeds, same weights as train_loop."""
+    lock = _two_runs()
+    rounds = iter(range(10))  # always improving: the last round is kept
+    train_lockstep(lock, lambda: next(rounds), max_iter=4, n_iter_no_change=10)
+    solo = _two_runs()
+    for run in solo:
+        train_loop(run.module, run.batch_loss, run.event, optimizer=run.optimizer, max_iter=4,
+                   batch_size=run.batch_size, generator=run.generator)
+    for a, b in zip(lock, solo):
+        assert_array_equal(a.module.weight.detach(), b.module.weight.detach())
