@@ -186,8 +186,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         held-out inner fold k alone. "pooled": the members train together, one epoch each
         per round, and stop together at the round whose ``scoring`` of every training
         patient's out-of-fold prediction (all folds pooled) was best: one decision on all
-        patients instead of one per member on a fifth of them. Not used by the plain
-        network or with ``early_stopping=False``.
+        patients instead of one per member on a fifth of them (on the benchmark's inner
+        folds level with "own" and 1.1-2.1x slower: ``docs/defaults.md``). Not used by the
+        plain network or with ``early_stopping=False``.
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
