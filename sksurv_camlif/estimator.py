@@ -771,6 +771,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
              trained_on.take(torch.as_tensor(np.flatnonzero(fold == k))))
             for k in range(n_members)
         ]
+
         def member(k):
             residual = offset is not None and not blend
             return self._new_member(k, parts[k][0], blocks, clinical, seed, warm, residual=residual)

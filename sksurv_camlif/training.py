@@ -273,15 +273,24 @@ class ProgressBar(Callback):
         self.bar.close()
 
 
+def _cindex_or_half(risk, event, time):
+    """Harrell's C of a log-risk tensor against host targets; 0.5 if it is not finite."""
+    risk = risk.cpu().numpy().astype(np.float64)
+    return _cindex(event, time, risk) if np.isfinite(risk).all() else 0.5
+
+
+def _minus_cox_loss(risk, time, event, ties):
+    """Minus the Cox loss of a log-risk tensor (in float64); -inf if it is not finite."""
+    loss = float(cox_ph_loss(risk.double(), time, event, ties=ties))
+    return -loss if np.isfinite(loss) else -np.inf
+
+
 def validation_cindex(validation):
     """``score(module)`` for :class:`EarlyStopping`: Harrell's C on ``validation`` (a
     :class:`SurvivalTensors` with host targets); 0.5 if the predictions are not finite."""
 
     def score(module):
-        risk = predict_log_risk(module, validation).cpu().numpy().astype(np.float64)
-        if not np.isfinite(risk).all():
-            return 0.5
-        return _cindex(validation.host_event, validation.host_time, risk)
+        return _cindex_or_half(predict_log_risk(module, validation), validation.host_event, validation.host_time)
 
     return score
 
@@ -291,9 +300,7 @@ def validation_loss(validation, ties="breslow"):
     ``validation``, i.e. its mean partial log-likelihood per event; -inf if not finite."""
 
     def score(module):
-        risk = predict_log_risk(module, validation).double()
-        loss = float(cox_ph_loss(risk, validation.time, validation.event, ties=ties))
-        return -loss if np.isfinite(loss) else -np.inf
+        return _minus_cox_loss(predict_log_risk(module, validation), validation.time, validation.event, ties)
 
     return score
 
@@ -568,9 +575,7 @@ def pooled_score(modules, held_outs, event, time, scoring="c-index", ties="bresl
     def score():
         risk = torch.cat([predict_log_risk(m, h) for m, h in zip(modules, held_outs)])
         if scoring == "c-index":
-            risk = risk.cpu().numpy().astype(np.float64)
-            return _cindex(event, time, risk) if np.isfinite(risk).all() else 0.5
-        loss = float(cox_ph_loss(risk.double().cpu(), torch.as_tensor(time), torch.as_tensor(event), ties=ties))
-        return -loss if np.isfinite(loss) else -np.inf
+            return _cindex_or_half(risk, event, time)
+        return _minus_cox_loss(risk.cpu(), torch.as_tensor(time), torch.as_tensor(event), ties)
 
     return score
