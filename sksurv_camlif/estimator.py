@@ -25,6 +25,7 @@ from .explain import network_internals
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
 from .protocol import CLINICAL_PENALTIES, CRITERIA, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
+from .stacking import train_stacked
 from .training import SurvivalTensors, camlif_run, pooled_score, predict_log_risk, train_lockstep, train_module
 
 __all__ = ["CAMLIFSurvival"]
@@ -189,6 +190,15 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         patients instead of one per member on a fifth of them (on the benchmark's inner
         folds level with "own" and 1.1-2.1x slower: ``docs/defaults.md``). Not used by the
         plain network or with ``early_stopping=False``.
+    stack_members : {"auto"} or bool, default="auto"
+        Train the members of the fitting protocol at once, as one stacked network
+        (``torch.func.vmap``; :func:`sksurv_camlif.stacking.train_stacked`): one forward and
+        backward pass per step for all members, each with its own batches, held-out fold
+        and early stopping (member_stopping="own"). "auto" stacks on CUDA, where one small
+        member leaves the GPU idle, and not on the CPU, where a stack of 5 costs about 3.5
+        one-member steps (``docs/speed.md``). The members are then built before any trains
+        and dropout draws differ, so results differ from one-by-one training within noise.
+        Not used by the plain network, with ``member_stopping="pooled"`` or ``compile``.
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
@@ -311,6 +321,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "scoring": [StrOptions({"c-index", "loss"})],
         "member_stopping": [StrOptions({"own", "pooled"})],
+        "stack_members": [StrOptions({"auto"}), "boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [DEVICE_CONSTRAINT],
@@ -359,6 +370,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         validation_fraction=0.15,
         scoring="c-index",
         member_stopping="own",
+        stack_members="auto",
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
@@ -403,6 +415,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.scoring = scoring
         self.member_stopping = member_stopping
+        self.stack_members = stack_members
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device
@@ -779,6 +792,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         if n_members and self.early_stopping and self.member_stopping == "pooled":
             members = [member(k) for k in range(n_members)]
             histories = self._train_lockstep(members, parts, seed)
+        elif n_members > 1 and self._stacks(trained_on.present.device):
+            members = [member(k) for k in range(n_members)]
+            histories = self._train_stacked(members, trained_on, fold, seed)
         else:  # each member built just before its training (the random stream of one-by-one)
             members, histories = [], []
             for k, (train, held_out) in enumerate(parts):
@@ -846,6 +862,24 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return train_module(
             module, train, validation=validation,
             compiled=torch.compile(module) if self.compile else None, **self._run_kwargs(seed),
+        )
+
+    def _stacks(self, device):
+        """Whether the members train as one stacked network (``stack_members``)."""
+        if self.compile or self.member_stopping == "pooled" and self.early_stopping:
+            return False
+        return device.type == "cuda" if self.stack_members == "auto" else bool(self.stack_members)
+
+    def _train_stacked(self, members, data, fold, seed):
+        """Train the members at once; member k on the folds other than k, stopped on fold k."""
+        kwargs = self._run_kwargs(seed)
+        for key in ("generator", "verbose"):
+            kwargs.pop(key)
+        held_out = [np.flatnonzero(fold == k) for k in range(len(members))]
+        return train_stacked(
+            members, data, [np.flatnonzero(fold != k) for k in range(len(members))],
+            held_out if self.early_stopping else None,
+            generators=[torch.Generator().manual_seed(seed + k) for k in range(len(members))], **kwargs,
         )
 
     def _train_lockstep(self, members, parts, seed):
