@@ -33,7 +33,12 @@ c. A default fit (``default_gbmlgg_estimator``) on the training part of split 1 
    bundled TCGA-GBMLGG data, each in a fresh process: ``n_threads=1``, torch's default
    thread count, and torch's default with ``OMP_WAIT_POLICY=PASSIVE``.
    Target: < 10 s on 2 CPU cores.
-d. With ``--device cuda``: sections a-c on CUDA (``torch.cuda.synchronize()`` around every
+e. Members trained at once (``stack_members``): fits of the fitting protocol on the same
+   split as c, each in a fresh process with one torch thread. Same epochs
+   (``early_stopping=False``, ``--member-epochs``): one member (``n_members=1``), five
+   members one by one, five members stacked; then the default fit (early stopping) one by
+   one and stacked. Target: five members at most 2.5x one member's fit (same epochs).
+d. With ``--device cuda``: sections a-c and e on CUDA (``torch.cuda.synchronize()`` around every
    time stamp). Target: at n = 100k, CUDA throughput >= 20x the 2-core CPU figure, taken
    from the CPU rows of the same run (``--device both``) or from ``--cpu-reference``.
 
@@ -397,7 +402,7 @@ def gbmlgg_case(spec):
     mask = data.splits[1].to_numpy()
     train, test = np.flatnonzero(mask), np.flatnonzero(~mask)
     est = default_gbmlgg_estimator(random_state=0, X=data.X, modalities=data.modalities,
-                                   device=str(device), n_threads=spec["n_threads"])
+                                   device=str(device), n_threads=spec["n_threads"], **spec.get("params", {}))
     if device.type == "cuda":
         torch.zeros(1, device=device).sum().item()
     sync(device)
@@ -405,7 +410,7 @@ def gbmlgg_case(spec):
     est.fit(data.X.iloc[train], data.y[train])
     sync(device)
     wall = time.perf_counter() - t0
-    return {"fit_s": wall, "epochs": est.n_iter_, "n_train": len(train),
+    return {"fit_s": wall, "epochs": est.n_iter_, "n_train": len(train), "member_epochs": est.member_n_iter_,
             "torch_threads": spec["n_threads"] or torch.get_num_threads(),
             "test_c": est.score(data.X.iloc[test], data.y[test])}
 
@@ -456,6 +461,37 @@ def section_gbmlgg(args, device):
     return rows
 
 
+def section_members(args, device):
+    print(f"\n=== e. Members at once on TCGA-GBMLGG split 1 (train part) on {device}, each fit in a "
+          f"fresh process with one thread ({load()})")
+    same = {"early_stopping": False, "max_iter": args.member_epochs}
+    cases = [
+        ("1 member", {**same, "n_members": 1}),
+        ("5 members, one by one", {**same, "stack_members": False}),
+        ("5 members, stacked", {**same, "stack_members": True}),
+        ("default fit, one by one", {"stack_members": False}),
+        ("default fit, stacked", {"stack_members": True}),
+    ]
+    rows = []
+    for rep in range(args.repeats):
+        for label, params in cases:
+            load1 = os.getloadavg()[0]
+            res = _subprocess_case("--gbmlgg-case", {"device": str(device), "n_threads": 1, "params": params},
+                                   timeout=600)
+            if "error" in res:
+                print(f"  {label}: {res['error']}", flush=True)
+                continue
+            res.update({"case": label, "repeat": rep + 1, "load1": load1, "device": str(device),
+                        "member_epochs": sum(res["member_epochs"])})
+            rows.append(res)
+            print(f"  {label}: {res['fit_s']:.2f} s, {res['member_epochs']} member-epochs, "
+                  f"test C {res['test_c']:.4f}", flush=True)
+    table(rows, [("case", "fit", "{}"), ("repeat", "rep", "{}"), ("fit_s", "fit (s)", "{:.2f}"),
+                 ("member_epochs", "member-epochs", "{}"), ("test_c", "test C", "{:.4f}"),
+                 ("load1", "load1", "{:.1f}")], f"Members at once, {device}")
+    return rows
+
+
 # ----------------------------------------------------------------------------- targets
 def check_targets(results, cpu_reference):
     targets = []
@@ -480,6 +516,16 @@ def check_targets(results, cpu_reference):
         for r in block.get("gbmlgg", []):
             add(f"[{dev}] GBMLGG default fit, n_threads={r['n_threads']} {r['env']} (rep {r['repeat']})",
                 f"{r['fit_s']:.2f} s", "< 10 s", r["met"])
+
+        members = {}
+        for r in block.get("members", []):
+            members.setdefault(r["case"], []).append(r["fit_s"])
+        one = members.get("1 member")
+        for how in ("one by one", "stacked"):
+            five = members.get(f"5 members, {how}")
+            if one and five:
+                ratio = statistics.median(five) / statistics.median(one)
+                add(f"[{dev}] 5 members {how} / 1 member (same epochs)", f"{ratio:.2f}x", "<= 2.5x", ratio <= 2.5)
 
     # CUDA vs the 2-core CPU at the largest size
     ref_rows = results["devices"].get("cpu", {}).get("training")
@@ -519,7 +565,8 @@ def parse_args(argv=None):
                              "(default 1: on a shared 2-core machine 2 threads were several "
                              "times slower)")
     parser.add_argument("--repeats", type=int, default=2, help="repeats of the GBMLGG fit")
-    parser.add_argument("--sections", default="a,b,c", help="which of a,b,c to run")
+    parser.add_argument("--sections", default="a,b,c,e", help="which of a,b,c,e to run")
+    parser.add_argument("--member-epochs", type=int, default=15, help="epochs of the same-epochs fits of section e")
     parser.add_argument("--cpu-reference", default=None,
                         help="JSON of an earlier CPU run (--out) for the CUDA/CPU throughput ratio")
     parser.add_argument("--out", default=None, help="write all figures to this JSON file")
@@ -535,6 +582,8 @@ def parse_args(argv=None):
             args.tokens = "16,256,1024"
         if args.repeats == parser.get_default("repeats"):
             args.repeats = 1
+        if args.member_epochs == parser.get_default("member_epochs"):
+            args.member_epochs = 2
     args.threads = args.threads or None
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.tokens = [int(s) for s in args.tokens.split(",") if s]
@@ -578,6 +627,8 @@ def main(argv=None):
             block["attention"] = section_attention(args, device)
         if "c" in args.sections:
             block["gbmlgg"] = section_gbmlgg(args, device)
+        if "e" in args.sections:
+            block["members"] = section_members(args, device)
 
     cpu_reference = None
     if args.cpu_reference and Path(args.cpu_reference).exists():

@@ -190,15 +190,16 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         patients instead of one per member on a fifth of them (on the benchmark's inner
         folds level with "own" and 1.1-2.1x slower: ``docs/defaults.md``). Not used by the
         plain network or with ``early_stopping=False``.
-    stack_members : {"auto"} or bool, default="auto"
+    stack_members : bool, default=True
         Train the members of the fitting protocol at once, as one stacked network
-        (``torch.func.vmap``; :func:`sksurv_camlif.stacking.train_stacked`): one forward and
-        backward pass per step for all members, each with its own batches, held-out fold
-        and early stopping (member_stopping="own"). "auto" stacks on CUDA, where one small
-        member leaves the GPU idle, and not on the CPU, where a stack of 5 costs about 3.5
-        one-member steps (``docs/speed.md``). The members are then built before any trains
-        and dropout draws differ, so results differ from one-by-one training within noise.
-        Not used by the plain network, with ``member_stopping="pooled"`` or ``compile``.
+        (:func:`sksurv_camlif.stacking.train_stacked`, ``torch.func.vmap``): one forward
+        and backward pass per step for all members, each with its own batches, held-out
+        fold and early stopping; a member that stops leaves the stack. Same algorithm as
+        one by one (False), but the members are all built before any trains and dropout
+        draws differ, so results differ within noise. On one CPU thread a default GBMLGG
+        fit took 15-17 s against 21 s one by one (``docs/speed.md``); on a GPU, where one
+        small member leaves the device idle, the gain is larger. Not used by the plain
+        network, with ``member_stopping="pooled"`` or with ``compile``.
     n_iter_no_change : int, default=10
     tol : float, default=1e-4
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
@@ -321,7 +322,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "scoring": [StrOptions({"c-index", "loss"})],
         "member_stopping": [StrOptions({"own", "pooled"})],
-        "stack_members": [StrOptions({"auto"}), "boolean"],
+        "stack_members": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "device": [DEVICE_CONSTRAINT],
@@ -370,7 +371,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         validation_fraction=0.15,
         scoring="c-index",
         member_stopping="own",
-        stack_members="auto",
+        stack_members=True,
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
@@ -792,7 +793,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         if n_members and self.early_stopping and self.member_stopping == "pooled":
             members = [member(k) for k in range(n_members)]
             histories = self._train_lockstep(members, parts, seed)
-        elif n_members > 1 and self._stacks(trained_on.present.device):
+        elif n_members > 1 and self._stacks():
             members = [member(k) for k in range(n_members)]
             histories = self._train_stacked(members, trained_on, fold, seed)
         else:  # each member built just before its training (the random stream of one-by-one)
@@ -864,17 +865,14 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             compiled=torch.compile(module) if self.compile else None, **self._run_kwargs(seed),
         )
 
-    def _stacks(self, device):
+    def _stacks(self):
         """Whether the members train as one stacked network (``stack_members``)."""
-        if self.compile or self.member_stopping == "pooled" and self.early_stopping:
-            return False
-        return device.type == "cuda" if self.stack_members == "auto" else bool(self.stack_members)
+        return self.stack_members and not self.compile and not (self.member_stopping == "pooled" and self.early_stopping)
 
     def _train_stacked(self, members, data, fold, seed):
         """Train the members at once; member k on the folds other than k, stopped on fold k."""
         kwargs = self._run_kwargs(seed)
-        for key in ("generator", "verbose"):
-            kwargs.pop(key)
+        kwargs.pop("generator")
         held_out = [np.flatnonzero(fold == k) for k in range(len(members))]
         return train_stacked(
             members, data, [np.flatnonzero(fold != k) for k in range(len(members))],

@@ -16,6 +16,7 @@ come from torch's global generator (``vmap(randomness="different")``), not from 
 of one-by-one training.
 """
 
+import copy
 import time as _time
 import warnings
 
@@ -209,6 +210,7 @@ def train_stacked(
     n_iter_no_change=10,
     tol=1e-4,
     autocast_dtype=None,
+    verbose=0,
 ):
     """Train K modules of one architecture at once, each on its own rows of ``data``.
 
@@ -222,6 +224,9 @@ def train_stacked(
         Each member's held-out rows: early stopping on their ``scoring`` as
         :class:`~.training.EarlyStopping` (the initial weights are epoch 0).
     generators : list of K torch.Generator (CPU), each member's batch order
+    verbose : int
+        1 shows a progress bar over epochs with the mean loss (and validation score) of
+        the members still training.
     Other arguments as :func:`~.training.camlif_run`'s.
 
     Returns
@@ -251,6 +256,7 @@ def train_stacked(
         best = [stacked.flat[k].detach().clone() for k in range(k_all)]
         for h in histories:
             h["best_epoch"] = 0
+    bar = _progress_bar(max_iter, k_all) if verbose else None
     try:
         for _ in range(max_iter):
             start = _time.perf_counter()
@@ -274,7 +280,7 @@ def train_stacked(
                     f"{len(histories[active[0]]['loss']) + 1}; lower learning_rate_init, check the inputs "
                     "for extreme values, or scale them"
                 )
-            stopped = []
+            stopped, values = [], []
             if early:
                 risk = stack.predict(stacked.views(), held_idx[active])
             for pos, k in enumerate(active):
@@ -283,12 +289,19 @@ def train_stacked(
                 h["epoch_time"].append(elapsed)
                 if early:
                     value = score(risk[pos][held_mask[k]], validations[k])
+                    values.append(value)
                     h["validation_score"].append(value)
                     if patience[k].update(value):
                         best[k] = stacked.flat[pos].detach().clone()
                         h["best_epoch"] = len(h["loss"])
                     if patience[k].stop:
                         stopped.append(pos)
+            if bar is not None:
+                postfix = {"loss": f"{np.mean(epoch_loss):.4f}", "members": len(active)}
+                if values:
+                    postfix["val_c" if scoring == "c-index" else "val_score"] = f"{np.mean(values):.4f}"
+                bar.update(1)
+                bar.set_postfix(postfix)
             if stopped:
                 for pos in stopped:
                     stacked.write(best[active[pos]], modules[active[pos]])
@@ -303,6 +316,8 @@ def train_stacked(
             histories[k]["interrupted"] = True
         _warn_interrupted(max(len(h["loss"]) for h in histories))
     finally:
+        if bar is not None:
+            bar.close()
         for pos, k in enumerate(active):
             stacked.write(best[k] if early else stacked.flat[pos].detach(), modules[k])
     if early:
@@ -311,10 +326,14 @@ def train_stacked(
     return histories
 
 
+def _progress_bar(max_iter, n_members):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=max_iter, desc=f"CAMLIFSurvival ({n_members} members)", unit="epoch", leave=True)
+
+
 def _meta_copy(module):
     """A parameter-free twin of ``module`` for ``functional_call`` (weights on 'meta')."""
-    import copy
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return copy.deepcopy(module).to("meta")

@@ -10,6 +10,7 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+import sksurv_camlif.stacking as stacking
 import sksurv_camlif.training as training
 
 from conftest import N, SMALL, small_int_spec, small_est, fitted_attributes, assert_fails_cleanly
@@ -153,7 +154,7 @@ def _interrupt_at(monkeypatch, epoch):
 def test_keyboard_interrupt_keeps_a_usable_model(data, monkeypatch, early_stopping):
     X, y = data
     state = _interrupt_at(monkeypatch, 3)
-    est = small_est(max_iter=6, early_stopping=early_stopping, batch_size=16, tol=0.0)
+    est = small_est(max_iter=6, early_stopping=early_stopping, batch_size=16, tol=0.0, stack_members=False)
     threads = torch.get_num_threads()
     with pytest.warns(UserWarning, match=r"interrupt"):
         returned = est.fit(X, y)
@@ -181,8 +182,34 @@ def test_keyboard_interrupt_in_first_epoch(data, monkeypatch):
     X, y = data
     _interrupt_at(monkeypatch, 1)
     with pytest.warns(UserWarning, match=r"interrupt"):
-        est = small_est(max_iter=4).fit(X, y)
+        est = small_est(max_iter=4, stack_members=False).fit(X, y)
     assert est.interrupted_ is True and est.n_iter_ == 0 and est.loss_curve_ == []
+    assert np.isfinite(est.predict(X)).all()
+
+
+N_MEMBERS = 3
+
+
+@pytest.mark.parametrize("at_round", [1, 3])
+def test_keyboard_interrupt_of_stacked_members_keeps_them_all(data, monkeypatch, at_round):
+    """Members trained at once stop together: every member keeps what it had."""
+    X, y = data
+    calls = {"n": 0}
+    real = stacking.event_balanced_batches
+
+    def batches(*args, **kwargs):  # called once per member at the start of each round
+        calls["n"] += 1
+        if calls["n"] == N_MEMBERS * (at_round - 1) + 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stacking, "event_balanced_batches", batches)
+    est = small_est(max_iter=6, early_stopping=True, batch_size=16, n_members=N_MEMBERS, cv=N_MEMBERS)
+    with pytest.warns(UserWarning, match=r"interrupt"):
+        est.fit(X, y)
+    assert est.interrupted_ is True
+    assert len(est.members_) == N_MEMBERS
+    assert est.member_n_iter_ == [at_round - 1] * N_MEMBERS
     assert np.isfinite(est.predict(X)).all()
 
 

@@ -169,9 +169,8 @@ def test_estimator_stack_members_trains_all_members_and_pickles(survival_data):
             assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=2e-3)
 
 
-def test_auto_stacks_only_on_cuda():
-    est = _estimator()
-    assert est._stacks(torch.device("cuda")) and not est._stacks(torch.device("cpu"))
-    assert not _estimator(compile=True)._stacks(torch.device("cuda"))
-    assert not _estimator(member_stopping="pooled")._stacks(torch.device("cuda"))
-    assert _estimator(stack_members=True)._stacks(torch.device("cpu"))
+def test_members_are_stacked_by_default_unless_pooled_or_compiled():
+    assert _estimator()._stacks()
+    assert not _estimator(stack_members=False)._stacks()
+    assert not _estimator(compile=True)._stacks()
+    assert not _estimator(member_stopping="pooled")._stacks()
