@@ -227,7 +227,9 @@ def train_stacked(
     verbose : int
         1 shows a progress bar over epochs with the mean loss (and validation score) of
         the members still training.
-    Other arguments as :func:`~.training.camlif_run`'s.
+    max_iter, batch_size, learning_rate, weight_decay, alignment_weight, ties, scoring, \
+n_iter_no_change, tol, autocast_dtype
+        As :func:`~.training.camlif_run`'s.
 
     Returns
     -------
