@@ -115,15 +115,37 @@ class StackedAdamW:
         self.exp_avg_sq = torch.where(keep, exp_avg_sq, self.exp_avg_sq)
 
 
-def _padded(index_lists, device):
-    """Row indices (K, W) padded with 0 and their mask (K, W) from K index arrays."""
+def _padded(index_lists):
+    """Row indices (K, W) padded with 0 and their mask (K, W) from K index arrays (host)."""
     width = max(1, max(len(ix) for ix in index_lists))
     idx = torch.zeros(len(index_lists), width, dtype=torch.long)
     mask = torch.zeros(len(index_lists), width, dtype=torch.bool)
     for k, ix in enumerate(index_lists):
         idx[k, : len(ix)] = torch.as_tensor(ix, dtype=torch.long)
         mask[k, : len(ix)] = True
-    return idx.to(device), mask.to(device)
+    return idx, mask
+
+
+def _epoch_plan(plans, train_rows, device):
+    """One epoch's steps for the members: a list of (row indices of ``data``, mask), each
+    of shape (K, W_s), W_s the widest batch of step s; moved to the device in one copy
+    (no host synchronisation per step).
+
+    ``plans[k]`` is member k's ``(order, sizes)`` from :func:`event_balanced_batches` on
+    its training rows ``train_rows[k]``; a member with fewer batches gets empty steps.
+    """
+    batches = [[train_rows[k][b.numpy()] for b in torch.split(order, sizes)] for k, (order, sizes) in enumerate(plans)]
+    empty = np.empty(0, dtype=np.int64)
+    steps = [_padded([bs[s] if s < len(bs) else empty for bs in batches]) for s in range(max(map(len, batches)))]
+    shapes = [idx.shape for idx, _ in steps]
+    flat_idx = torch.cat([idx.reshape(-1) for idx, _ in steps]).to(device, non_blocking=True)
+    flat_mask = torch.cat([mask.reshape(-1) for _, mask in steps]).to(device, non_blocking=True)
+    out, start = [], 0
+    for shape in shapes:
+        stop = start + shape.numel()
+        out.append((flat_idx[start:stop].view(shape), flat_mask[start:stop].view(shape)))
+        start = stop
+    return out
 
 
 class _Stack:
@@ -250,7 +272,7 @@ n_iter_no_change, tol, autocast_dtype
     early = validation_rows is not None
     if early:
         score = _score_fn(scoring, ties)
-        held_idx, held_mask = _padded(validation_rows, device)
+        held_idx, held_mask = (t.to(device) for t in _padded(validation_rows))
         validations = [data.take(torch.as_tensor(rows, dtype=torch.long, device=device)) for rows in validation_rows]
         initial = stack.predict(stacked.views(), held_idx)
         patience = [Patience(score(initial[k][held_mask[k]], validations[k]), n_iter_no_change, tol)
@@ -262,14 +284,12 @@ n_iter_no_change, tol, autocast_dtype
     try:
         for _ in range(max_iter):
             start = _time.perf_counter()
-            plans = [event_balanced_batches(events[k], batch_size, generators[k]) for k in active]
-            batches = [list(torch.split(order, sizes)) for order, sizes in plans]
-            n_steps = max(len(b) for b in batches)
+            steps = _epoch_plan(
+                [event_balanced_batches(events[k], batch_size, generators[k]) for k in active],
+                [train_rows[k] for k in active], device,
+            )
             total = torch.zeros(len(active), device=device)
-            for s in range(n_steps):
-                rows = [train_rows[k][b[s].numpy()] if s < len(b) else np.empty(0, int)
-                        for k, b in zip(active, batches)]
-                idx, mask = _padded(rows, device)
+            for idx, mask in steps:
                 loss = stack.losses(stacked.views(), idx, mask)
                 (grad,) = torch.autograd.grad(loss.sum(), stacked.flat)
                 optimizer.step(stacked.flat, grad, mask.any(1))

@@ -51,7 +51,7 @@ def test_stacked_losses_and_gradients_are_each_members_own():
     stack = _Stack(_meta_copy(members[0]), stacked.buffers, data, alignment_weight=0.5, ties="efron",
                    autocast_dtype=None)
     rows = [np.arange(0, 20), np.arange(10, 37)]  # different widths: the first is padded
-    idx, mask = _padded(rows, "cpu")
+    idx, mask = _padded(rows)
     loss = stack.losses(stacked.views(), idx, mask)
     (grad,) = torch.autograd.grad(loss.sum(), stacked.flat)
     for k, module in enumerate(members):
