@@ -12,13 +12,14 @@ __all__ = ["CoxLoss", "cox_ph_loss", "alignment_loss"]
 def _tied_groups(sorted_time):
     """For each sorted sample: the index where its tie group starts, and its group id.
 
-    Written without data-dependent shapes (no ``unique``), so it never waits for the GPU;
+    Written without data-dependent shapes (no ``unique``), so it never waits for the GPU,
+    and without in-place writes, so ``torch.func.vmap`` maps it over stacked members;
     group ids index buffers of length n.
     """
     n = sorted_time.shape[0]
     pos = torch.arange(n, device=sorted_time.device)
-    is_new = torch.ones(n, dtype=torch.bool, device=sorted_time.device)
-    is_new[1:] = sorted_time[1:] != sorted_time[:-1]
+    first = torch.ones(min(n, 1), dtype=torch.bool, device=sorted_time.device)  # none if n = 0
+    is_new = torch.cat([first, sorted_time[1:] != sorted_time[:-1]])
     start = torch.cummax(torch.where(is_new, pos, torch.zeros_like(pos)), 0).values
     group = torch.cumsum(is_new, 0) - 1
     return start, group, n

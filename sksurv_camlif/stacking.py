@@ -189,13 +189,12 @@ class _Stack:
         time = torch.where(mask, self.data.time[idx], torch.full_like(self.data.time[idx], -torch.inf))
         event = self.data.event[idx] & mask
         # padded rows: censored at -inf, in no one's risk set, so no term of the Cox loss
-        loss = torch.stack([cox_ph_loss(log_risk[k], time[k], event[k], ties=self.ties) for k in range(len(idx))])
+        loss = vmap(lambda r, t, e: cox_ph_loss(r, t, e, ties=self.ties))(log_risk, time, event)
         if self.use_alignment:
-            per_row = torch.stack([
-                alignment_loss(original[k], enhanced[k], present[k] & mask[k, :, None]) * mask.shape[1]
-                for k in range(len(idx))
-            ])  # alignment_loss averages over all W rows: rescale to the real ones
-            loss = loss + self.alignment_weight * per_row / mask.sum(1).clamp_min(1)
+            # padded rows count as absent; alignment_loss averages over all W rows, so
+            # rescale to the member's real ones
+            align = vmap(alignment_loss)(original, enhanced, present & mask.unsqueeze(-1))
+            loss = loss + self.alignment_weight * align * mask.shape[1] / mask.sum(1).clamp_min(1)
         return loss
 
     @torch.no_grad()
