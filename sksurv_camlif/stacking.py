@@ -259,8 +259,7 @@ n_iter_no_change, tol, autocast_dtype
     """
     k_all = len(modules)
     device = data.present.device
-    stacked = StackedParameters(modules)
-    stacked.flat = stacked.flat.to(device).detach().requires_grad_(True)
+    stacked = StackedParameters(modules)  # on the modules' device, as data
     base = _meta_copy(modules[0])
     stack = _Stack(base, stacked.buffers, data, alignment_weight=alignment_weight, ties=ties, autocast_dtype=autocast_dtype)
     optimizer = StackedAdamW(stacked.flat, learning_rate, weight_decay)
