@@ -54,9 +54,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
 
     1. ``offset``: an elastic-net Cox model (scikit-survival's
        :class:`~sksurv.linear_model.CoxnetSurvivalAnalysis`, ``l1_ratio=0.5``) on every
-       standardised block output plus the clinical block; ``alpha`` (a 30-value path) and
-       the relative penalty of the clinical columns (1 or 0.1) are chosen by ``cv``-fold
-       inner cross-validation (mean held-out Harrell's C). An absent modality enters it at
+       standardised block output plus the clinical block; ``alpha`` (a 30-value path; and
+       the relative penalty of the clinical columns, if ``clinical_penalties`` offers
+       several) is chosen by ``cv``-fold inner cross-validation (mean held-out Harrell's
+       C), and a ridge Cox model of the clinical block alone is a candidate too. An absent modality enters it at
        the block's training mean. Its out-of-fold linear predictor (no patient's offset
        was fitted on that patient) is what ``w`` is chosen on; at predict time the model
        refitted on all training data is used.
@@ -132,9 +133,11 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     cv : int, default=5
         Inner folds (stratified by event) of the offset's penalty choice, its
         cross-fitting and the members.
-    clinical_penalties : array-like of float, default=(1, 0.1)
+    clinical_penalties : array-like of float, default=(1,)
         Relative penalties of the clinical columns tried by the Coxnet offset (1: as the
-        other columns; 0: unpenalised); the inner CV chooses one.
+        other columns; 0: unpenalised); the inner CV chooses one (or, with
+        ``offset_alpha="average"``, averages over the near-best). (1, 0.1) was the default
+        before the clinical-only candidate made the favoured clinical block redundant.
     offset_alpha : {"average", "best", "one-se"}, default="average"
         How the inner CV turns the Coxnet offset's path into one model: "average", the
         mean coefficients of every (alpha, clinical penalty) whose paired deficit to the
