@@ -38,6 +38,12 @@ e. Members trained at once (``stack_members``): fits of the fitting protocol on 
    (``early_stopping=False``, ``--member-epochs``): one member (``n_members=1``), five
    members one by one, five members stacked; then the default fit (early stopping) one by
    one and stacked. Target: five members at most 2.5x one member's fit (same epochs).
+f. Arithmetic per step: the matmul floating-point operations (``torch.utils.flop_counter``)
+   of one training epoch of one CAMLIF network and of the DeepSurv MLP on the data of
+   section a (the smallest ``--sizes``, the default batch), as the difference between fits
+   of 3 and 1 epochs, per step; and the forward pass of one CAMLIF batch per top-level
+   part of the network. Their ratio is the floor of the per-epoch ratio of section a for
+   kernels of equal efficiency.
 d. With ``--device cuda``: sections a-c and e on CUDA (``torch.cuda.synchronize()`` around every
    time stamp). Target: at n = 100k, CUDA throughput >= 20x the 2-core CPU figure, taken
    from the CPU rows of the same run (``--device both``) or from ``--cpu-reference``.
@@ -493,6 +499,65 @@ def section_members(args, device):
 
 
 # ----------------------------------------------------------------------------- targets
+def _epoch_flops(model, X, y, batch, device):
+    """Matmul FLOPs of one training epoch: a 3-epoch fit minus a 1-epoch fit, halved."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    totals = []
+    for epochs in (1, 3):
+        common = dict(max_iter=epochs, batch_size=batch, early_stopping=False, device=str(device),
+                      n_threads=1, random_state=0)
+        est = camlif_estimator_for_synthetic(**common) if model == "CAMLIF" else DeepSurvMLP(**common)
+        with FlopCounterMode(display=False) as counter:
+            est.fit(X, y)
+        totals.append(counter.get_total_flops())
+    return (totals[1] - totals[0]) / 2, est
+
+
+def _forward_flops_by_part(est, batch, device):
+    """Forward FLOPs of one batch of the fitted CAMLIF network, per top-level submodule."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = est.members_[0].train()
+    widths = [P_A, P_B]
+    blocks = [torch.randn(batch, p, device=device) for p in widths]
+    present = torch.ones(batch, len(widths), dtype=torch.bool, device=device)
+    with FlopCounterMode(display=False) as counter:
+        net(blocks, present, torch.randn(batch, P_CLIN, device=device))
+    counts = {name: sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+    root = type(net).__name__
+    parts = {}
+    for name, child in net.named_children():
+        # a ModuleList is never called itself: its items are counted
+        keys = [f"{root}.{name}.{i}" for i in range(len(child))] if isinstance(child, torch.nn.ModuleList) \
+            else [f"{root}.{name}"]
+        parts[name] = sum(counts.get(k, 0) for k in keys)
+    return parts
+
+
+def section_flops(args, device):
+    n = min(args.sizes)
+    batch = CAMLIFSurvival([]).get_params()["batch_size"]
+    print(f"\n=== f. Matmul arithmetic per training step on {device} (n={n}, batch {batch})")
+    X, y = make_synthetic(n, seed=n)
+    steps = int(np.ceil(n / batch))
+    rows, fitted = [], None
+    for model in ("CAMLIF", "DeepSurv"):
+        per_epoch, est = _epoch_flops(model, X, y, batch, device)
+        fitted = est if model == "CAMLIF" else fitted
+        rows.append({"model": model, "gflop_epoch": per_epoch / 1e9, "mflop_step": per_epoch / steps / 1e6})
+    rows[0]["ratio"] = rows[0]["gflop_epoch"] / rows[1]["gflop_epoch"]
+    table(rows, [("model", "model", "{}"), ("gflop_epoch", "GFLOP/epoch", "{:.3f}"),
+                 ("mflop_step", "MFLOP/step", "{:.1f}"), ("ratio", "CAMLIF / DeepSurv", "{:.1f}x")],
+          "Matmul FLOPs (forward + backward + optimizer) per epoch")
+    parts = _forward_flops_by_part(fitted, batch, device)
+    total = sum(parts.values())
+    table([{"part": k, "mflop": v / 1e6, "share": v / total} for k, v in sorted(parts.items(), key=lambda kv: -kv[1])],
+          [("part", "CAMLIFNet part", "{}"), ("mflop", "forward MFLOP", "{:.2f}"), ("share", "share", "{:.0%}")],
+          f"Forward FLOPs of one CAMLIF batch of {batch}, by part")
+    return {"epoch": rows, "forward_parts": parts}
+
+
 def check_targets(results, cpu_reference):
     targets = []
 
@@ -504,6 +569,18 @@ def check_targets(results, cpu_reference):
             if s["model"] == "CAMLIF":
                 add(f"[{dev}] CAMLIF s/epoch {s['to']}/{s['from']} (batch {s['batch']})",
                     f"{s['ratio']:.2f}", f"<= {s['limit']:.1f}", s["met"])
+        rows = block.get("training", [])
+        for r in rows:
+            mlp = [m for m in rows if m["model"] == "DeepSurv" and (m["n"], m["batch"]) == (r["n"], r["batch"])]
+            if r["model"] == "CAMLIF" and mlp:
+                ratio = r["epoch_s"] / mlp[0]["epoch_s"]
+                add(f"[{dev}] CAMLIF / MLP s/epoch, n={r['n']} batch {r['batch']}", f"{ratio:.1f}x", "<= 5x",
+                    ratio <= 5)
+        flops = block.get("flops")
+        if flops:
+            ratio = flops["epoch"][0]["ratio"]
+            add(f"[{dev}] CAMLIF / MLP matmul FLOPs per epoch (the floor of the ratio above)", f"{ratio:.1f}x",
+                "<= 5x", ratio <= 5)
         att = [r for r in block.get("attention", []) if r["tokens"] == 4096]
         for r in att:
             for base in ("math", "sdpa"):
@@ -565,7 +642,7 @@ def parse_args(argv=None):
                              "(default 1: on a shared 2-core machine 2 threads were several "
                              "times slower)")
     parser.add_argument("--repeats", type=int, default=2, help="repeats of the GBMLGG fit")
-    parser.add_argument("--sections", default="a,b,c,e", help="which of a,b,c,e to run")
+    parser.add_argument("--sections", default="a,b,c,e,f", help="which of a,b,c,e,f to run")
     parser.add_argument("--member-epochs", type=int, default=15, help="epochs of the same-epochs fits of section e")
     parser.add_argument("--cpu-reference", default=None,
                         help="JSON of an earlier CPU run (--out) for the CUDA/CPU throughput ratio")
@@ -629,6 +706,8 @@ def main(argv=None):
             block["gbmlgg"] = section_gbmlgg(args, device)
         if "e" in args.sections:
             block["members"] = section_members(args, device)
+        if "f" in args.sections:
+            block["flops"] = section_flops(args, device)
 
     cpu_reference = None
     if args.cpu_reference and Path(args.cpu_reference).exists():
