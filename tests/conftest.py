@@ -35,6 +35,25 @@ def tiny(max_iter, **params):
     return {**TINY_NET, "max_iter": max_iter, "early_stopping": False, **params}
 
 
+def benchmark_script_fixture(filename):
+    """A module-scoped fixture that imports ``benchmarks/<filename>`` by path (skipping the
+    tests where this checkout lacks it) and removes it from ``sys.modules`` afterwards."""
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / filename
+
+    @pytest.fixture(scope="module")
+    def script():
+        if not path.exists():
+            pytest.skip(f"benchmarks/{filename} is not in this checkout")
+        name = f"_camlif_{path.stem}_under_test"
+        yield load_script(path, name)
+        sys.modules.pop(name, None)
+
+    return script
+
+
 def load_script(path, name):
     """Import the script at ``path`` (``benchmarks/`` is not a package) as module ``name``;
     the caller removes it from ``sys.modules`` when done."""

@@ -1,26 +1,16 @@
 """Smoke test of benchmarks/benchmark.py: quick mode, wpbc, 1 split, 2 models, in tmp_path."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import load_script
+from conftest import benchmark_script_fixture
 
 pytest.importorskip("SurvSet")  # wpbc comes from the survset package
 pytest.importorskip("matplotlib")
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "benchmark.py"
 
 
-@pytest.fixture(scope="module")
-def bench():
-    if not SCRIPT.exists():
-        pytest.skip("benchmarks/benchmark.py is not in this checkout")
-    name = "_camlif_benchmark_under_test"
-    yield load_script(SCRIPT, name)
-    sys.modules.pop(name, None)
+bench = benchmark_script_fixture("benchmark.py")
 
 
 def test_quick_wpbc_one_split_two_models(bench, tmp_path):

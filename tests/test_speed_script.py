@@ -1,23 +1,13 @@
 """benchmarks/speed.py section f: the matmul FLOP counts it reports match a hand count."""
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from conftest import load_script
-
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "speed.py"
+from conftest import benchmark_script_fixture
 
 
-@pytest.fixture(scope="module")
-def speed():
-    if not SCRIPT.exists():
-        pytest.skip("benchmarks/speed.py is not in this checkout")
-    name = "_camlif_speed_under_test"
-    yield load_script(SCRIPT, name)
-    sys.modules.pop(name, None)
+
+speed = benchmark_script_fixture("speed.py")
 
 
 def test_section_f_counts_match_a_hand_count(speed):

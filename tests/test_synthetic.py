@@ -1,27 +1,17 @@
 """Smoke test of benchmarks/synthetic.py: fast mode in tmp_path, plus the data generation."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import load_script
+from conftest import benchmark_script_fixture
 
 pytest.importorskip("matplotlib")
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "synthetic.py"
 TRUTHS = ("linear", "interaction", "nonlinear")
 
 
-@pytest.fixture(scope="module")
-def syn():
-    if not SCRIPT.exists():
-        pytest.skip("benchmarks/synthetic.py is not in this checkout")
-    name = "_camlif_synthetic_under_test"
-    yield load_script(SCRIPT, name)
-    sys.modules.pop(name, None)
+syn = benchmark_script_fixture("synthetic.py")
 
 
 @pytest.fixture(scope="module")
