@@ -57,10 +57,10 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
        standardised block output plus the clinical block; ``alpha`` (a 30-value path; and
        the relative penalty of the clinical columns, if ``clinical_penalties`` offers
        several) is chosen by ``cv``-fold inner cross-validation (mean held-out Harrell's
-       C), and a ridge Cox model of the clinical block alone is a candidate too. An absent modality enters it at
-       the block's training mean. Its out-of-fold linear predictor (no patient's offset
-       was fitted on that patient) is what ``w`` is chosen on; at predict time the model
-       refitted on all training data is used.
+       C), and a ridge Cox model of the clinical block alone is a candidate too. An
+       absent modality enters it at the block's training mean. Its out-of-fold linear
+       predictor (no patient's offset was fitted on that patient) is what ``w`` is chosen
+       on; at predict time the model refitted on all training data is used.
     2. ``n_members`` CA-MLIF networks f_k: member k trains on the other inner folds and
        early-stops on fold k.
     3. ``w`` is chosen among ``residual_weights`` from every fold's out-of-fold C with a

@@ -27,6 +27,7 @@ from torch.func import functional_call, vmap
 from .losses import alignment_loss, cox_ph_loss
 from .training import (
     Patience,
+    ProgressBar,
     _cindex_or_half,
     _minus_cox_loss,
     _warn_interrupted,
@@ -278,7 +279,11 @@ n_iter_no_change, tol, autocast_dtype
         best = [stacked.flat[k].detach().clone() for k in range(k_all)]
         for h in histories:
             h["best_epoch"] = 0
-    bar = _progress_bar(max_iter, k_all) if verbose else None
+    bar = None
+    if verbose:
+        bar = ProgressBar(max_iter, f"CAMLIFSurvival ({k_all} members)",
+                          "val_c" if scoring == "c-index" else "val_score")
+        bar.open()
     try:
         for _ in range(max_iter):
             start = _time.perf_counter()
@@ -317,11 +322,7 @@ n_iter_no_change, tol, autocast_dtype
                     if patience[k].stop:
                         stopped.append(pos)
             if bar is not None:
-                postfix = {"loss": f"{np.mean(epoch_loss):.4f}", "members": len(active)}
-                if values:
-                    postfix["val_c" if scoring == "c-index" else "val_score"] = f"{np.mean(values):.4f}"
-                bar.update(1)
-                bar.set_postfix(postfix)
+                bar.show(np.mean(epoch_loss), np.mean(values) if values else None, members=len(active))
             if stopped:
                 for pos in stopped:
                     stacked.write(best[active[pos]], modules[active[pos]])
@@ -344,12 +345,6 @@ n_iter_no_change, tol, autocast_dtype
         for k in range(k_all):
             histories[k]["best_validation_score"] = patience[k].best
     return histories
-
-
-def _progress_bar(max_iter, n_members):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=max_iter, desc=f"CAMLIFSurvival ({n_members} members)", unit="epoch", leave=True)
 
 
 def _meta_copy(module):

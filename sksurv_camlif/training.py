@@ -252,25 +252,40 @@ class EarlyStopping(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over epochs with the last loss (and validation C, if any)."""
+    """A tqdm bar over epochs with the last loss (and validation score, if any).
 
-    def __init__(self, max_iter, desc):
-        self.max_iter, self.desc = max_iter, desc
+    Also driven by hand (:meth:`open`, :meth:`show`, :meth:`close`) by loops without a
+    :class:`TrainingRun`, e.g. :func:`~.stacking.train_stacked`.
+    """
 
-    def on_train_begin(self, state):
+    def __init__(self, max_iter, desc, score_name="val_c"):
+        self.max_iter, self.desc, self.score_name = max_iter, desc, score_name
+
+    def open(self):
         from tqdm.auto import tqdm
 
         self.bar = tqdm(total=self.max_iter, desc=self.desc, unit="epoch", leave=True)
 
-    def on_epoch_end(self, state):
-        postfix = {"loss": f"{state.history['loss'][-1]:.4f}"}
-        if state.history.get("validation_score"):
-            postfix["val_c"] = f"{state.history['validation_score'][-1]:.4f}"
+    def show(self, loss, validation_score=None, **extra):
+        """One epoch done: its loss, validation score and any ``extra`` postfix fields."""
+        postfix = {"loss": f"{loss:.4f}", **extra}
+        if validation_score is not None:
+            postfix[self.score_name] = f"{validation_score:.4f}"
         self.bar.update(1)
         self.bar.set_postfix(postfix)
 
-    def on_train_end(self, state):
+    def close(self):
         self.bar.close()
+
+    def on_train_begin(self, state):
+        self.open()
+
+    def on_epoch_end(self, state):
+        scores = state.history.get("validation_score")
+        self.show(state.history["loss"][-1], scores[-1] if scores else None)
+
+    def on_train_end(self, state):
+        self.close()
 
 
 def _cindex_or_half(risk, event, time):

@@ -9,7 +9,6 @@ pytest.importorskip("SurvSet")  # wpbc comes from the survset package
 pytest.importorskip("matplotlib")
 
 
-
 bench = benchmark_script_fixture("benchmark.py")
 
 

@@ -5,8 +5,6 @@ from types import SimpleNamespace
 import pytest
 from conftest import benchmark_script_fixture
 
-
-
 speed = benchmark_script_fixture("speed.py")
 
 
