@@ -122,7 +122,6 @@ MODELS = {
 }
 FAST_MODELS = ("oracle", "coxph_clinical", "coxnet", "camlif")
 FAST = {"replicates": 2, "n_train": [300], "n_test": 200, "camlif_max_iter": 3}
-PLAIN_PARAMS = {"offset": None, "n_members": 1}  #: camlif_plain: those that exist are set
 RSF_TREES = 200
 REFERENCE_MODEL = "coxnet"
 COLORS = {
@@ -339,6 +338,15 @@ def _package_attr(name):
     return getattr(importlib.import_module("sksurv_camlif.demo"), name)
 
 
+def plain_params():
+    """``camlif_plain``'s parameters: ``presets.PAPER_NETWORK`` (older checkouts: no offset,
+    one member); those that the checkout's estimator has are set."""
+    try:
+        return dict(_package_attr("PAPER_NETWORK"))
+    except (AttributeError, ImportError):
+        return {"offset": None, "n_members": 1}
+
+
 def _package_module_file(name):
     for mod in ("sksurv_camlif.presets", "sksurv_camlif.demo"):
         try:
@@ -396,7 +404,7 @@ def build_model(key, X_train, modalities, seed, camlif_max_iter=None, rsf_trees=
             params["max_iter"] = int(camlif_max_iter)
         est.set_params(**params)
         if key == "camlif_plain":
-            est.set_params(**{k: v for k, v in PLAIN_PARAMS.items() if k in est.get_params()})
+            est.set_params(**{k: v for k, v in plain_params().items() if k in est.get_params()})
         return est
     if key in ("coxnet", "coxph_clinical"):
         models = _package_attr("baseline_models")(modalities, random_state=seed)
@@ -449,7 +457,7 @@ def camlif_flags():
     from sksurv_camlif import CAMLIFSurvival
 
     params = CAMLIFSurvival(modalities=[]).get_params()
-    return {k: (k in params, params.get(k)) for k in PLAIN_PARAMS}
+    return {k: (k in params, params.get(k)) for k in plain_params()}
 
 
 # ----------------------------------------------------------------------------- tasks
@@ -488,7 +496,7 @@ def run_task(truth, n_train, r, key, cfg):
             train, test = replicate_design(r, n_train, cfg["n_test"])
             X_fit, X_score = terms[train], terms[test]
         if key.startswith("camlif"):
-            out["camlif_params"] = {k: est.get_params().get(k, "absent") for k in PLAIN_PARAMS}
+            out["camlif_params"] = {k: est.get_params().get(k, "absent") for k in plain_params()}
         if key.startswith("camlif") or key == "deepsurv":
             import torch
 
@@ -735,7 +743,7 @@ def write_report(out, frame, args, info, fig_rel):
         "camlif": "`default_gbmlgg_estimator(random_state=r, X=X_train, modalities=...)` "
                   "(`sksurv_camlif.presets`, else `sksurv_camlif.demo`) with `device=\"cpu\"`, `n_threads=1`"
                   + (f", `max_iter={args.camlif_max_iter}`" if args.camlif_max_iter is not None else ""),
-        "camlif_plain": "the same with " + ", ".join(f"`{k}={v!r}`" for k, v in PLAIN_PARAMS.items())
+        "camlif_plain": "the same with " + ", ".join(f"`{k}={v!r}`" for k, v in plain_params().items())
                         + " where the parameter exists",
         "coxnet": "the demo's `CoxnetCV` on all columns (elastic net, `l1_ratio=0.5`, alpha among 10 by inner "
                   "3-fold CV), as `baseline_models`",

@@ -6,7 +6,9 @@ examples and the tests build exactly these models.
 - :class:`CoxnetCV`: an elastic-net Cox model with ``alpha`` chosen by inner CV (and a
   Breslow baseline, for survival functions);
 - :func:`baseline_models`: the demo's two reference models; the model names and their
-  reference figures.
+  reference figures;
+- :data:`PAPER_NETWORK`: the parameters that turn ``CAMLIFSurvival`` into the paper's plain
+  network.
 """
 
 import numpy as np
@@ -30,6 +32,7 @@ __all__ = [
     "COXNET_NAME",
     "COXPH_NAME",
     "MODEL_NAMES",
+    "PAPER_NETWORK",
     "REFERENCE",
     "CoxnetCV",
     "baseline_models",
@@ -41,6 +44,11 @@ CAMLIF_NAME = "CAMLIFSurvival"
 COXNET_NAME = "Coxnet (all features)"
 COXPH_NAME = "CoxPH (clinical)"
 MODEL_NAMES = (CAMLIF_NAME, COXNET_NAME, COXPH_NAME)
+
+#: The paper's plain network: no linear offset, one network early-stopped on its own
+#: validation split, the paper's alignment weight (eq. 7). The defaults differ in all
+#: three (``docs/defaults.md``); ``CAMLIFSurvival(..., **PAPER_NETWORK)``.
+PAPER_NETWORK = {"offset": None, "n_members": 1, "alignment_weight": 0.5}
 
 NUMERIC_CLINICAL = ["age", "grade"]
 CATEGORICAL_CLINICAL = ["gender", "histology"]

@@ -12,6 +12,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sksurv.util import Surv
 
+from sksurv_camlif.presets import PAPER_NETWORK
+
 #: A tiny network on the CPU with one torch thread and a fixed seed: a fit takes a fraction
 #: of a second on the test data. Files add their own epoch budget.
 TINY_NET = dict(
@@ -25,9 +27,9 @@ TINY_NET = dict(
     random_state=0,
 )
 
-#: The paper's plain network (no linear offset, one member with its own validation split):
-#: for tests of the training loop itself.
-PLAIN = dict(offset=None, n_members=1)
+#: The paper's plain network (no linear offset, one member with its own validation split,
+#: the paper's alignment weight): for tests of the training loop itself.
+PLAIN = dict(PAPER_NETWORK)
 
 
 def tiny(max_iter, **params):

@@ -352,6 +352,20 @@ def test_different_seed_different_predictions(breast):
     assert not np.allclose(other.predict(X), one.predict(X))
 
 
+def test_alignment_weight_acts_only_with_cross_attention(breast):
+    """The alignment loss (eq. 7) changes training with cross-attention and nothing
+    without it (no enhanced representation to align): the default 0 and the paper's 0.5
+    must give different fits in the first case and identical ones in the second."""
+    X, y, genes = breast
+    params = dict(**PLAIN, max_iter=5, early_stopping=False)
+    fits = {(xattn, a): _make(genes, **{**params, "cross_attention": xattn, "alignment_weight": a}).fit(X, y)
+            for xattn in (True, False) for a in (0.0, 0.5)}
+    assert fits[True, 0.5].loss_curve_ != fits[True, 0.0].loss_curve_
+    assert not np.allclose(fits[True, 0.5].predict(X), fits[True, 0.0].predict(X))
+    assert fits[False, 0.5].loss_curve_ == fits[False, 0.0].loss_curve_
+    assert_array_equal(fits[False, 0.5].predict(X), fits[False, 0.0].predict(X))
+
+
 @pytest.mark.parametrize("seed", ["int", "RandomState"])
 def test_fit_leaves_global_rng_alone(breast, seed):
     X, y, genes = breast
