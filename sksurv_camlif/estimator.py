@@ -25,6 +25,7 @@ from .explain import network_internals
 from .modality import fit_blocks, parse_spec, resolve_token_groups
 from .nn import CAMLIFNet
 from .protocol import CLINICAL_PENALTIES, CRITERIA, RESIDUAL_WEIGHTS, choose_residual_weight, fit_clinical_ridge_offset, fit_coxnet_offset, inner_folds
+from .splines import fit_spline_basis
 from .stacking import train_stacked
 from .training import SurvivalTensors, camlif_run, pooled_score, predict_log_risk, train_lockstep, train_module
 
@@ -162,6 +163,14 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         ``clinical_ridge``) as the offset; it is kept when the best Coxnet is not ahead of
         it by more than one standard error on the inner folds: at half weight with
         ``offset_alpha="average"``, alone otherwise.
+    offset_splines : int or None, default=4
+        Knots of a cubic B-spline basis (:mod:`sksurv_camlif.splines`) added to the
+        offset's design for every numeric clinical column (at least three distinct quantile
+        knots; binary and one-hot columns keep their linear term only), so that the linear
+        offset can fit an additive curve such as a U-shaped age effect. Only the Coxnet
+        uses them (penalised as the blocks' columns); the clinical-only candidate and
+        ``offset="clinical-ridge"`` stay linear. None: the offset is linear in every
+        column. The network's inputs are unchanged.
     residual_weights : array-like of float, default=(0, 0.25, 0.5, 1)
         Candidate weights w of the network's part. ``[0]`` fits the linear model only (no
         network is trained); a single value fixes w.
@@ -240,8 +249,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
     ----------
     offset_ : LinearOffset or None
         The linear model refitted on all training data: ``coef_`` on the standardised
-        block outputs named by ``feature_names_``, the chosen ``alpha_`` and
-        ``clinical_penalty_``, the inner-CV table ``cv_results_``.
+        block outputs named by ``feature_names_`` (the clinical spline basis last, as
+        ``<column>__spline<i>``), the chosen ``alpha_`` and ``clinical_penalty_``, the
+        inner-CV table ``cv_results_``.
     members_ : list of CAMLIFNet
         The trained networks (on ``device_``); empty when ``residual_weights=[0]``.
     module_ : CAMLIFNet or None
@@ -323,6 +333,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "offset_criterion": [StrOptions(set(CRITERIA))],
         "offset_repeats": [Interval(Integral, 1, None, closed="left")],
         "offset_clinical_only": ["boolean"],
+        "offset_splines": [None, Interval(Integral, 3, None, closed="left")],
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -372,6 +383,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         offset_criterion="c-index",
         offset_repeats=1,
         offset_clinical_only=True,
+        offset_splines=4,
         alignment_weight=0.0,
         ties="breslow",
         max_iter=100,
@@ -417,6 +429,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         self.offset_criterion = offset_criterion
         self.offset_repeats = offset_repeats
         self.offset_clinical_only = offset_clinical_only
+        self.offset_splines = offset_splines
         self.alignment_weight = alignment_weight
         self.ties = ties
         self.max_iter = max_iter
@@ -578,12 +591,15 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         return arrays, present, clin
 
     @staticmethod
-    def _design(arrays, clin):
+    def _design(arrays, clin, splines=None):
         """The linear offset's design: every standardised block output side by side, an
-        absent modality at 0 (its training mean), then the clinical block."""
+        absent modality at 0 (its training mean), then the clinical block and its spline
+        basis."""
         parts = [np.nan_to_num(a, nan=0.0) for a in arrays]
         if clin is not None:
             parts.append(clin)
+            if splines is not None:
+                parts.append(splines.transform(clin))
         return np.concatenate(parts, axis=1).astype(np.float64)
 
     @staticmethod
@@ -668,9 +684,18 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             if self._single():
                 fitted = self._fit_single(data, blocks, clinical, seed, warm)
             else:
-                Z = self._design(arrays, clin)
                 names, is_clin = self._design_columns(blocks, clinical, feature_names)
+                splines = None
+                if clin is not None and self.offset_splines is not None:
+                    # refitted on warm start too, as the offset it serves
+                    splines = fit_spline_basis(clin, [n for n, c in zip(names, is_clin) if c], self.offset_splines)
+                    names = names + splines.names
+                    # not clinical for the offset: the clinical-only ridge candidate (and
+                    # offset="clinical-ridge") stay linear, the Coxnet chooses the curves
+                    is_clin = np.concatenate([is_clin, np.zeros(splines.n_outputs, bool)])
+                Z = self._design(arrays, clin, splines)
                 fitted = self._fit_protocol(data, Z, is_clin, names, blocks, clinical, seed, warm)
+                fitted["_offset_splines"] = splines
             risk = self._combine(fitted, data, Z)
         if not np.isfinite(risk).all():
             raise FloatingPointError(
@@ -761,7 +786,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             module = module.to(data.present.device)
         history = self._train(module, train, validation, seed)
         return {"offset_": None, "offset_weight_": 1.0, "residual_weight_": 1.0, "members_": [module],
-                "oof_risk_": None, "inner_fold_": None, "residual_cv_": None,
+                "_offset_splines": None, "oof_risk_": None, "inner_fold_": None, "residual_cv_": None,
                 "histories": [history]}
 
     def _fit_protocol(self, data, Z, is_clin, names, blocks, clinical, seed, warm):
@@ -1020,7 +1045,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         X = self._check_X(X, reset=False)
         arrays, present, clin = self._arrays(X, self._blocks, self._clinical_block)
         data = self._tensors(arrays, present, clin, self.device_)
-        Z = self._design(arrays, clin) if self.offset_ is not None else None
+        Z = self._design(arrays, clin, self._offset_splines) if self.offset_ is not None else None
         return X, present, data, Z
 
     def explain(self, X):
@@ -1066,8 +1091,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         if self.offset_ is not None:
             parts = self._blocks + ([self._clinical_block] if self._clinical_block is not None else [])
             start, linear = 0, {}
+            splines = self._offset_splines.n_outputs if self._offset_splines is not None else 0
             for block in parts:
-                stop = start + block.n_outputs
+                stop = start + block.n_outputs + (splines if block.is_clinical else 0)
                 key = "clinical" if block.is_clinical else block.name
                 linear[f"linear__{key}"] = self.offset_weight_ * (Z[:, start:stop] @ self.offset_.coef_[start:stop])
                 start = stop

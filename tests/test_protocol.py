@@ -14,6 +14,7 @@ from sksurv.util import Surv
 from conftest import TINY_NET
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif.losses import cox_ph_loss
+from sksurv_camlif.splines import fit_spline_basis
 from sksurv_camlif.protocol import (
     choose_residual_weight,
     cox_log_partial_likelihood,
@@ -249,16 +250,24 @@ def test_residual_weight_one_se_rule(design):
     assert w == 1.0  # a residual that carries the truth is taken in full
 
 
-def test_linear_only_predictions_are_the_offset_exactly(breast):
+@pytest.mark.parametrize("splines", [None, 4])
+def test_linear_only_predictions_are_the_offset_exactly(breast, splines):
     X, y, genes = breast
-    est = _est(genes, residual_weights=[0]).fit(X, y)
+    est = _est(genes, residual_weights=[0], offset_splines=splines).fit(X, y)
     assert est.members_ == [] and est.residual_weight_ == 0.0
-    # the design, rebuilt by hand: standardised block outputs (passthrough) and clinical
+    # the design, rebuilt by hand: standardised block outputs (passthrough), clinical and
+    # (with splines) the clinical columns' basis
     cols = genes[:10] + genes[10:] + ["age", "size"]
     Z = X[cols].to_numpy()
     Z = (Z - Z.mean(0)) / Z.std(0)
+    names = list(est.offset_.feature_names_)
+    assert names[len(cols) - 2:len(cols)] == ["clinical__age", "clinical__size"]
+    if splines is not None:
+        basis = fit_spline_basis(Z[:, -2:], ["clinical__age", "clinical__size"], splines)
+        assert names[len(cols):] == basis.names and basis.n_outputs == 10  # 5 per curve
+        Z = np.hstack([Z, basis.transform(Z[:, -2:])])
+    assert len(names) == Z.shape[1]
     assert_allclose(est.predict(X), Z @ est.offset_.coef_, rtol=1e-5, atol=1e-5)
-    assert list(est.offset_.feature_names_[-2:]) == ["clinical__age", "clinical__size"]
 
 
 def test_weight_zero_among_candidates_equals_linear_model(breast):

@@ -1,0 +1,84 @@
+"""The clinical spline basis of the linear offset (``offset_splines``)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sksurv.util import Surv
+
+from sksurv_camlif import CAMLIFSurvival
+from sksurv_camlif.splines import fit_spline_basis
+
+from conftest import tiny
+
+
+def test_basis_skips_columns_with_few_levels():
+    rng = np.random.default_rng(0)
+    clin = np.column_stack([rng.normal(size=200), rng.integers(0, 2, 200), rng.integers(0, 3, 200)])
+    basis = fit_spline_basis(clin, ["age", "er", "grade"], n_knots=4)
+    assert basis.columns == [0]  # binary: 2 knots, three levels: quantile knots 0, 1, 2 at most
+    assert basis.names == [f"age__spline{i}" for i in range(5)]
+    B = basis.transform(clin)
+    assert B.shape == (200, 5)
+    np.testing.assert_allclose(B.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(B.std(axis=0), 1)
+    # beyond the training range: linear extrapolation, finite
+    assert np.isfinite(basis.transform(np.array([[50.0, 0, 0], [-50.0, 1, 2]]))).all()
+
+
+def test_basis_without_numeric_columns_is_empty():
+    basis = fit_spline_basis(np.eye(10)[:, :2], ["a", "b"], n_knots=4)
+    assert basis.n_outputs == 0 and basis.transform(np.zeros((3, 2))).shape == (3, 0)
+
+
+def _u_shaped(n, seed):
+    """Risk U-shaped in the clinical column ``age``; one weak gene block."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 4)), columns=["g1", "g2", "g3", "age"])
+    risk = 1.5 * X["age"].to_numpy() ** 2 + 0.3 * X["g1"].to_numpy()
+    time = rng.exponential(np.exp(-risk))
+    censor = rng.exponential(2.0, n)
+    return X, Surv.from_arrays(time <= censor, np.minimum(time, censor))
+
+
+def _linear_only(**params):
+    return CAMLIFSurvival(
+        [("genes", "passthrough", ["g1", "g2", "g3"])], clinical=["age"],
+        **tiny(1, residual_weights=[0], **params),
+    )
+
+
+def test_offset_fits_a_u_shaped_clinical_effect():
+    X, y = _u_shaped(400, seed=0)
+    X_test, y_test = _u_shaped(400, seed=1)
+    curved = _linear_only().fit(X, y)
+    straight = _linear_only(offset_splines=None).fit(X, y)
+    assert any("age__spline" in n for n in curved.offset_.feature_names_)
+    assert not any("spline" in n for n in straight.offset_.feature_names_)
+    # a linear term in age cannot rank a U-shaped risk; the splines can
+    assert straight.score(X_test, y_test) < 0.62
+    assert curved.score(X_test, y_test) > straight.score(X_test, y_test) + 0.1
+
+
+def test_explain_counts_the_splines_in_the_clinical_share():
+    X, y = _u_shaped(120, seed=2)
+    est = _linear_only().fit(X, y)
+    table = est.explain(X)
+    np.testing.assert_allclose(table["linear__genes"] + table["linear__clinical"], table["linear"])
+    np.testing.assert_allclose(table["log_risk"], est.predict(X))
+
+
+@pytest.mark.parametrize("bad", [2, 0, 1.5, "4"])
+def test_bad_offset_splines_is_named(bad):
+    X, y = _u_shaped(60, seed=3)
+    with pytest.raises(ValueError, match="offset_splines"):
+        _linear_only(offset_splines=bad).fit(X, y)
+
+
+def test_clinical_ridge_offset_stays_linear():
+    X, y = _u_shaped(120, seed=4)
+    est = _linear_only(offset="clinical-ridge").fit(X, y)
+    names = list(est.offset_.feature_names_)
+    spline = np.array(["__spline" in n for n in names])
+    assert spline.any()
+    assert np.all(est.offset_.coef_[spline] == 0)
+    assert est.offset_.coef_[names.index(next(n for n in names if n.endswith("age")))] != 0
