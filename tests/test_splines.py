@@ -11,18 +11,22 @@ from sksurv_camlif.splines import fit_spline_basis
 from conftest import tiny
 
 
-def test_basis_skips_columns_with_few_levels():
+def test_basis_keeps_columns_with_three_distinct_quantile_knots():
     rng = np.random.default_rng(0)
-    clin = np.column_stack([rng.normal(size=200), rng.integers(0, 2, 200), rng.integers(0, 3, 200)])
-    basis = fit_spline_basis(clin, ["age", "er", "grade"], n_knots=4)
-    assert basis.columns == [0]  # binary: 2 knots, three levels: quantile knots 0, 1, 2 at most
-    assert basis.names == [f"age__spline{i}" for i in range(5)]
+    binary = rng.integers(0, 2, 200)
+    two_levels_dominate = np.repeat([0, 1, 2], [90, 20, 90])  # knots at quantiles 0, 0, 2, 2
+    ordinal = np.repeat([2, 3, 4], [50, 50, 100])  # knots 2, 3, 4, 4
+    clin = np.column_stack([rng.normal(size=200), binary, two_levels_dominate, ordinal]).astype(float)
+    basis = fit_spline_basis(clin, ["age", "er", "stage", "grade"], n_knots=4)
+    assert basis.columns == [0, 3]
+    # 4 distinct knots: 4 + 3 - 1 B-splines less the constant; 3 distinct: 4
+    assert basis.names == [f"age__spline{i}" for i in range(5)] + [f"grade__spline{i}" for i in range(4)]
     B = basis.transform(clin)
-    assert B.shape == (200, 5)
+    assert B.shape == (200, 9)
     np.testing.assert_allclose(B.mean(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(B.std(axis=0), 1)
     # beyond the training range: linear extrapolation, finite
-    assert np.isfinite(basis.transform(np.array([[50.0, 0, 0], [-50.0, 1, 2]]))).all()
+    assert np.isfinite(basis.transform(np.array([[50.0, 0, 0, 9], [-50.0, 1, 2, -9]]))).all()
 
 
 def test_basis_without_numeric_columns_is_empty():
