@@ -4,11 +4,8 @@ A Cox model linear in age cannot bend where the hazard does (e.g. the youngest a
 oldest breast-cancer patients both at higher risk). Adding, for each numeric clinical column
 x_j, the cubic B-splines B_1(x_j) .. B_m(x_j) on knots at its training quantiles lets the
 elastic-net offset fit ``sum_j g_j(x_j)`` with smooth g_j, still a penalised linear model in
-the basis (so its inner CV, cross-fitting and coefficients work unchanged). A column whose
-quantile knots take fewer than three distinct values keeps only its linear term: a binary
-or one-hot column always, a column of few levels when most patients share two of them. An
-ordinal column whose quantiles do reach three levels (tumour grade 2/3/4 on TCGA-GBMLGG)
-gets a curve, which then acts as a coding of its levels.
+the basis (so its inner CV, cross-fitting and coefficients work unchanged). Columns with
+fewer than three distinct knots (binary, one-hot, a few levels) keep only their linear term.
 
 The basis columns are standardised on the training data, as every other column of the
 offset's design, so that the elastic net penalises them alike.
