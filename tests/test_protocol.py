@@ -14,7 +14,6 @@ from sksurv.util import Surv
 from conftest import TINY_NET
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif.losses import cox_ph_loss
-from sksurv_camlif.splines import fit_spline_basis
 from sksurv_camlif.protocol import (
     choose_residual_weight,
     cox_log_partial_likelihood,
@@ -22,6 +21,7 @@ from sksurv_camlif.protocol import (
     fit_coxnet_offset,
     inner_folds,
 )
+from sksurv_camlif.splines import fit_spline_basis
 
 TINY = {**TINY_NET, "max_iter": 3}  # with early stopping: members stop on their folds
 
