@@ -202,9 +202,13 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         ``HistGradientBoostingRegressor``'s ``scoring="loss"``) minus the Cox loss, the mean
         partial log-likelihood per event, offset included; ``validation_scores_`` then
         holds that value.
-    member_stopping : {"own", "pooled"}, default="own"
+    member_stopping : {"own", "next", "pooled"}, default="own"
         How the members of the fitting protocol early-stop. "own": member k stops on its
-        held-out inner fold k alone. "pooled": the members train together, one epoch each
+        held-out inner fold k alone. "next": member k stops on fold k + 1 (cyclically) and
+        trains on the folds other than k and k + 1, so that its out-of-fold prediction on
+        fold k, on which ``w`` is chosen, is free of the optimism of having picked the
+        stopping epoch there (needs ``cv >= 3``; each member trains on fewer patients).
+        "pooled": the members train together, one epoch each
         per round, and stop together at the round whose ``scoring`` of every training
         patient's out-of-fold prediction (all folds pooled) was best: one decision on all
         patients instead of one per member on a fifth of them (on the benchmark's inner
@@ -343,7 +347,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "scoring": [StrOptions({"c-index", "loss"})],
-        "member_stopping": [StrOptions({"own", "pooled"})],
+        "member_stopping": [StrOptions({"own", "next", "pooled"})],
         "stack_members": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -602,6 +606,20 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                 parts.append(splines.transform(clin))
         return np.concatenate(parts, axis=1).astype(np.float64)
 
+    def _offset_design(self, arrays, clin, blocks, clinical, feature_names):
+        """The training design of the offset, which of its columns are clinical, their names
+        and the fitted spline basis (None without clinical block or ``offset_splines``)."""
+        names, is_clin = self._design_columns(blocks, clinical, feature_names)
+        splines = None
+        if clin is not None and self.offset_splines is not None:
+            # refitted on warm start too, as the offset it serves
+            splines = fit_spline_basis(clin, [n for n, c in zip(names, is_clin) if c], self.offset_splines)
+            names = names + splines.names
+            # not clinical for the offset: the clinical-only ridge candidate (and
+            # offset="clinical-ridge") stay linear, the Coxnet chooses the curves
+            is_clin = np.concatenate([is_clin, np.zeros(splines.n_outputs, bool)])
+        return self._design(arrays, clin, splines), is_clin, names, splines
+
     @staticmethod
     def _design_columns(blocks, clinical, feature_names):
         """Names of the design's columns and which of them are clinical."""
@@ -684,16 +702,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             if self._single():
                 fitted = self._fit_single(data, blocks, clinical, seed, warm)
             else:
-                names, is_clin = self._design_columns(blocks, clinical, feature_names)
-                splines = None
-                if clin is not None and self.offset_splines is not None:
-                    # refitted on warm start too, as the offset it serves
-                    splines = fit_spline_basis(clin, [n for n, c in zip(names, is_clin) if c], self.offset_splines)
-                    names = names + splines.names
-                    # not clinical for the offset: the clinical-only ridge candidate (and
-                    # offset="clinical-ridge") stay linear, the Coxnet chooses the curves
-                    is_clin = np.concatenate([is_clin, np.zeros(splines.n_outputs, bool)])
-                Z = self._design(arrays, clin, splines)
+                Z, is_clin, names, splines = self._offset_design(arrays, clin, blocks, clinical, feature_names)
                 fitted = self._fit_protocol(data, Z, is_clin, names, blocks, clinical, seed, warm)
                 fitted["_offset_splines"] = splines
             risk = self._combine(fitted, data, Z)
@@ -743,6 +752,11 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             raise ValueError(
                 f"n_members={self.n_members} cannot exceed cv={self.cv}: member k trains on "
                 "the other inner folds and early-stops on fold k"
+            )
+        if not self._single() and self.early_stopping and self.member_stopping == "next" and self.cv < 3:
+            raise ValueError(
+                f"member_stopping='next' needs cv >= 3, got cv={self.cv}: member k early-stops "
+                "on fold k + 1 and trains on the folds other than k and k + 1"
             )
         if warm and len(self.members_) != self.n_members:
             raise ValueError(
@@ -816,11 +830,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
 
         # all residual weights 0 (and an offset): the linear model alone, no network to train
         n_members = 0 if offset is not None and max(self._residual_weights()) == 0 else self.n_members
-        parts = [
-            (trained_on.take(torch.as_tensor(np.flatnonzero(fold != k))),
-             trained_on.take(torch.as_tensor(np.flatnonzero(fold == k))))
-            for k in range(n_members)
-        ]
+        indices = [self._member_indices(fold, k) for k in range(n_members)]
+        parts = [(trained_on.take(torch.as_tensor(train)), trained_on.take(torch.as_tensor(stop)))
+                 for train, stop in indices]
 
         def member(k):
             residual = offset is not None and not blend
@@ -831,7 +843,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
             histories = self._train_lockstep(members, parts, seed)
         elif n_members > 1 and self._stacks():
             members = [member(k) for k in range(n_members)]
-            histories = self._train_stacked(members, trained_on, fold, seed)
+            histories = self._train_stacked(members, trained_on, indices, seed)
         else:  # each member built just before its training (the random stream of one-by-one)
             members, histories = [], []
             for k, (train, held_out) in enumerate(parts):
@@ -841,8 +853,9 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
                     break  # Ctrl-C ends the whole fit: keep the members trained so far
         members = members[: len(histories)]
         residual_oof = np.full(len(data), np.nan)
-        for k, (module, (_, held_out)) in enumerate(zip(members, parts)):
-            residual_oof[fold == k] = predict_log_risk(module, replace(held_out, offset=None)).cpu().numpy()
+        for k, module in enumerate(members):
+            unseen = trained_on.take(torch.as_tensor(np.flatnonzero(fold == k)))
+            residual_oof[fold == k] = predict_log_risk(module, replace(unseen, offset=None)).cpu().numpy()
 
         scored = np.isin(fold, np.arange(len(members)))
         if blend and offset is not None:
@@ -905,14 +918,24 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         """Whether the members train as one stacked network (``stack_members``)."""
         return self.stack_members and not self.compile and not (self.member_stopping == "pooled" and self.early_stopping)
 
-    def _train_stacked(self, members, data, fold, seed):
-        """Train the members at once; member k on the folds other than k, stopped on fold k."""
+    def _member_indices(self, fold, k):
+        """Training and early-stopping patients of member k (its out-of-fold ones are fold k).
+
+        "own": trained on the folds other than k, stopped on fold k. "next": stopped on fold
+        k + 1 (cyclically) and trained on the rest, so that fold k, where w is chosen, played
+        no part in the member's training or in its stopping epoch."""
+        stop = k
+        if self.early_stopping and self.member_stopping == "next":
+            stop = (k + 1) % (int(fold.max()) + 1)
+        return np.flatnonzero((fold != k) & (fold != stop)), np.flatnonzero(fold == stop)
+
+    def _train_stacked(self, members, data, indices, seed):
+        """Train the members at once, each on its own (training, early-stopping) indices."""
         kwargs = self._run_kwargs(seed)
         kwargs.pop("generator")
-        held_out = [np.flatnonzero(fold == k) for k in range(len(members))]
         return train_stacked(
-            members, data, [np.flatnonzero(fold != k) for k in range(len(members))],
-            held_out if self.early_stopping else None,
+            members, data, [train for train, _ in indices],
+            [stop for _, stop in indices] if self.early_stopping else None,
             generators=[torch.Generator().manual_seed(seed + k) for k in range(len(members))], **kwargs,
         )
 

@@ -36,10 +36,14 @@ class SplineBasis:
 
     def transform(self, clin):
         """Standardised basis of the clinical block ``clin`` (n, p): shape (n, n_outputs)."""
-        if not self.columns:
-            return np.empty((clin.shape[0], 0))
-        B = np.concatenate([t.transform(clin[:, [j]]) for j, t in zip(self.columns, self.transformers)], axis=1)
-        return (B - self.mean) / self.scale
+        return (_raw_basis(clin, self.columns, self.transformers) - self.mean) / self.scale
+
+
+def _raw_basis(clin, columns, transformers):
+    """The unstandardised splines of ``columns`` side by side: shape (n, sum of outputs)."""
+    if not columns:
+        return np.empty((clin.shape[0], 0))
+    return np.concatenate([t.transform(clin[:, [j]]) for j, t in zip(columns, transformers)], axis=1)
 
 
 def fit_spline_basis(clin, names, n_knots):
@@ -71,8 +75,6 @@ def fit_spline_basis(clin, names, n_knots):
         columns.append(j)
         transformers.append(t)
         out_names += [f"{names[j]}__spline{i}" for i in range(t.n_features_out_)]
-    if not columns:
-        return SplineBasis([], [], np.zeros(0), np.ones(0), [])
-    B = np.concatenate([t.transform(clin[:, [j]]) for j, t in zip(columns, transformers)], axis=1)
+    B = _raw_basis(clin, columns, transformers)
     scale = B.std(axis=0)
     return SplineBasis(columns, transformers, B.mean(axis=0), np.where(scale > 0, scale, 1.0), out_names)

@@ -403,3 +403,31 @@ def test_pooled_member_stopping_keeps_the_best_round_of_the_pooled_oof_c(breast)
     c = concordance_index_censored(y["e.tdm"], y["t.tdm"], est.oof_risk_)[0]
     assert c == pytest.approx(est.best_validation_score_, abs=1e-12)
     assert est.best_validation_score_ == max([est.best_validation_score_, *est.validation_scores_])
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_next_member_stopping_keeps_fold_k_out_of_member_k(breast, k):
+    """member_stopping="next": member k trains on the folds other than k and k + 1 and stops
+    on fold k + 1, so the labels of fold k (where w is chosen) leave its out-of-fold
+    prediction there unchanged; the members that trained on fold k do change. (With "own"
+    both folds change here: member k stops at another epoch.) One by one and without
+    dropout, so that no random stream is shared between members."""
+    X, y, genes = breast
+    params = dict(offset=None, n_members=5, member_stopping="next", stack_members=False, dropout=0.0,
+                  learning_rate_init=0.01, max_iter=10, n_iter_no_change=3)
+    first = _est(genes, **params).fit(X, y)
+    fold = first.inner_fold_
+    # shuffle the times of fold k's events: the event vector, hence the folds, stay as they were
+    idx = np.flatnonzero((fold == k) & y["e.tdm"])
+    y2 = y.copy()
+    y2["t.tdm"][idx] = y["t.tdm"][np.random.default_rng(1).permutation(idx)]
+    second = _est(genes, **params).fit(X, y2)
+    assert_array_equal(second.inner_fold_, fold)
+    assert_allclose(second.oof_risk_[fold == k], first.oof_risk_[fold == k], rtol=0, atol=1e-6)
+    assert not np.allclose(second.oof_risk_[fold != k], first.oof_risk_[fold != k])
+
+
+def test_next_member_stopping_needs_three_folds(breast):
+    X, y, genes = breast
+    with pytest.raises(ValueError, match="member_stopping='next' needs cv >= 3"):
+        _est(genes, member_stopping="next", cv=2, n_members=2).fit(X, y)
