@@ -202,12 +202,16 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         ``HistGradientBoostingRegressor``'s ``scoring="loss"``) minus the Cox loss, the mean
         partial log-likelihood per event, offset included; ``validation_scores_`` then
         holds that value.
-    member_stopping : {"own", "next", "pooled"}, default="own"
+    member_stopping : {"own", "next", "pooled"}, default="next"
         How the members of the fitting protocol early-stop. "own": member k stops on its
         held-out inner fold k alone. "next": member k stops on fold k + 1 (cyclically) and
         trains on the folds other than k and k + 1, so that its out-of-fold prediction on
         fold k, on which ``w`` is chosen, is free of the optimism of having picked the
-        stopping epoch there (needs ``cv >= 3``; each member trains on fewer patients).
+        stopping epoch there (needs ``cv >= 3``; each member trains on 3/5 of the patients
+        instead of 4/5 with ``cv=5``). Against "own", 10 splits x 5 inner folds of the
+        benchmark's training parts: wpbc +.012 +- .006, GSE7390 +.004 +- .004, GBMLGG
+        -.001 +- .001, METABRIC -.001 +- .001, and fits 10-30 % faster
+        (``docs/defaults.md``).
         "pooled": the members train together, one epoch each
         per round, and stop together at the round whose ``scoring`` of every training
         patient's out-of-fold prediction (all folds pooled) was best: one decision on all
@@ -397,7 +401,7 @@ class CAMLIFSurvival(SurvivalAnalysisMixin, BaseEstimator):
         early_stopping=True,
         validation_fraction=0.15,
         scoring="c-index",
-        member_stopping="own",
+        member_stopping="next",
         stack_members=True,
         n_iter_no_change=10,
         tol=1e-4,
