@@ -6,10 +6,10 @@ comparison row in ``benchmarks/speed.py``:
 
 - the loss :func:`sksurv_camlif.losses.cox_ph_loss` (sorted reverse log-cumsum-exp, no
   n x n risk matrix, no host synchronisation);
-- the training loop :func:`sksurv_camlif.training.train_loop` with the package's
-  event-balanced mini-batches (every batch holds at least one event) and its
-  ``EarlyStopping`` (same rule as ``CAMLIFSurvival``: best weights restored, the initial
-  weights a candidate) and ``EpochTimer`` callbacks;
+- the training engine :func:`sksurv_camlif.training.train_networks` (one network, K = 1)
+  with the package's event-balanced mini-batches (every batch holds at least one event),
+  AdamW, epoch times and early stopping (same rule as ``CAMLIFSurvival``: best weights
+  restored, the initial weights a candidate);
 - :func:`sksurv_camlif.device.resolve_device` for ``device``;
 - scikit-survival's :class:`~sksurv.linear_model.coxph.BreslowEstimator` for the baseline
   hazard, hence survival and cumulative hazard functions.
@@ -39,7 +39,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model.coxph import BreslowEstimator
-from sksurv.metrics import concordance_index_censored
+from torch.func import functional_call, vmap
 from sksurv.util import check_array_survival
 from torch import nn
 
@@ -52,7 +52,7 @@ from sksurv_camlif.device import (
     torch_threads,
 )
 from sksurv_camlif.losses import cox_ph_loss
-from sksurv_camlif.training import EarlyStopping, EpochTimer, adamw, train_loop
+from sksurv_camlif.training import SurvivalTensors, train_networks
 
 __all__ = ["DeepSurvMLP"]
 
@@ -77,6 +77,33 @@ class _MLP(nn.Module):
 
     def forward(self, x):
         return self.net(x).squeeze(-1)
+
+
+class _MLPObjective:
+    """The MLP's forward pass and Cox loss on stacked parameters, for
+    :func:`~sksurv_camlif.training.train_networks` (as ``CAMLIFObjective`` for CA-MLIF)."""
+
+    def __init__(self, module, buffers, data):
+        self.base, self.data = module, data
+
+        def one(params, x):
+            return functional_call(self.base, {**params, **buffers}, (x,))
+
+        self._forward = vmap(one, randomness="different")
+
+    def _log_risk(self, params, idx, training):
+        self.base.train(training)
+        return self._forward(params, self.data.blocks[0][idx])
+
+    def losses(self, params, idx, mask):
+        log_risk = self._log_risk(params, idx, training=True)
+        time = torch.where(mask, self.data.time[idx], torch.full_like(self.data.time[idx], -torch.inf))
+        return vmap(cox_ph_loss)(log_risk, time, self.data.event[idx] & mask)
+
+    @torch.no_grad()
+    def predict(self, params, idx):
+        return torch.cat([self._log_risk(params, idx[:, i : i + _PREDICT_CHUNK], training=False)
+                          for i in range(0, idx.shape[1], _PREDICT_CHUNK)], dim=1)
 
 
 class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
@@ -217,11 +244,11 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         self.unique_times_ = self._baseline_model.unique_times_
         self.cum_baseline_hazard_ = self._baseline_model.cum_baseline_hazard_
         self.baseline_survival_ = self._baseline_model.baseline_survival_
-        self.loss_curve_ = history["loss"]
-        self.n_iter_ = len(self.loss_curve_)
-        self.epoch_times_ = history["epoch_time"]
-        self.validation_scores_ = history["validation_score"] if self.early_stopping else None
-        self.best_validation_score_ = history.get("best_validation_score")
+        self.loss_curve_ = history.loss
+        self.n_iter_ = history.n_iter
+        self.epoch_times_ = history.epoch_time
+        self.validation_scores_ = history.validation_score if self.early_stopping else None
+        self.best_validation_score_ = history.best_validation_score
         return self
 
     def _split(self, event, seed):
@@ -243,30 +270,15 @@ class DeepSurvMLP(SurvivalAnalysisMixin, BaseEstimator):
         return idx_train, idx_val
 
     def _train(self, module, Xt, tt, et, event, time, idx_train, idx_val, seed):
-        device = Xt.device
-        optimizer = adamw(module.parameters(), self.learning_rate_init, self.weight_decay)
-        idx_train_t = torch.as_tensor(idx_train).to(device)
-
-        def batch_loss(idx):
-            rows = idx_train_t[idx]
-            return cox_ph_loss(module(Xt[rows]), tt[rows], et[rows])
-
-        callbacks = [EpochTimer()]
-        if idx_val is not None:
-            X_val = Xt[torch.as_tensor(idx_val).to(device)]
-
-            def score(m):
-                risk = self._log_risk(m, X_val)
-                if not np.isfinite(risk).all():
-                    return 0.5
-                return concordance_index_censored(event[idx_val], time[idx_val], risk)[0]
-
-            callbacks.append(EarlyStopping(score, self.n_iter_no_change, _TOL))
-        return train_loop(
-            module, batch_loss, event[idx_train], optimizer=optimizer, max_iter=self.max_iter,
-            batch_size=self.batch_size, generator=torch.Generator().manual_seed(seed),
-            callbacks=callbacks,
+        data = SurvivalTensors([Xt], torch.ones(len(Xt), 1, dtype=torch.bool, device=Xt.device), None,
+                               tt, et, time, event)
+        (history,) = train_networks(
+            [module], data, [idx_train], None if idx_val is None else [idx_val], objective=_MLPObjective,
+            max_iter=self.max_iter, batch_size=self.batch_size, learning_rate=self.learning_rate_init,
+            weight_decay=self.weight_decay, generators=[torch.Generator().manual_seed(seed)],
+            n_iter_no_change=self.n_iter_no_change, tol=_TOL, desc="DeepSurvMLP",
         )
+        return history
 
     @staticmethod
     @torch.no_grad()

@@ -10,10 +10,10 @@
 #
 # What it does (each step under its own time limit; all output under $OUT):
 #   1. installs the carried wheels into .site (the machine's own torch is kept);
-#   2. the CUDA tests (tests/test_cuda.py: placement, determinism, pickling, bf16, compile)
+#   2. the CUDA tests (tests/test_cuda.py: placement, determinism, pickling, bf16)
 #      and the stacking tests (tests/test_stacking.py) on the GPU machine's CPU;
-#   3. benchmarks/speed.py section e on CUDA (five members stacked against one by one and
-#      against one member, and the default fit; one repeat), then section a at n = 100,000
+#   3. benchmarks/speed.py section e on CUDA (five members at once against one member, and
+#      the default fit; one repeat), then section a at n = 100,000
 #      on CUDA and on 2 CPU threads of the same machine (the throughput ratio of the issue).
 # Copy the figures into docs/speed.md (section 4).
 set -uo pipefail

@@ -8,31 +8,16 @@ are exactly those the network used for the risk it returned.
 from contextlib import ExitStack
 
 import numpy as np
+import pandas as pd
 import torch
 
-__all__ = ["owc_parts", "network_internals", "summarize_explanation"]
+from .training import PREDICT_CHUNK
 
-
-def owc_parts(module):
-    """Names and widths of the parts concatenated by the optimal weight concatenation,
-    in the order of :meth:`CAMLIFNet.forward` (eq. 5)."""
-    n_mod = module.n_modalities
-    d = module.absent.shape[1]
-    use_original = not module.cross_attention or module.second_fusion
-    parts = []
-    if use_original:
-        parts.append(("lmf_original", d))
-    if module.cross_attention:
-        parts.append(("lmf_enhanced", d))
-        if not module.second_fusion:
-            parts.append(("tokens_enhanced", n_mod * d))
-    if use_original:
-        parts.append(("tokens_original", n_mod * d))
-    return parts
+__all__ = ["network_internals", "explanation_frame", "summarize_explanation"]
 
 
 @torch.no_grad()
-def network_internals(module, data, chunk_size=8192):
+def network_internals(module, data, chunk_size=PREDICT_CHUNK):
     """One eval-mode forward pass of ``module`` over ``data`` (SurvivalTensors, no offset).
 
     Returns
@@ -41,7 +26,7 @@ def network_internals(module, data, chunk_size=8192):
         ``log_risk`` (n,); ``gate_original`` and ``gate_enhanced`` (n, M), the
         modal-attention gates (absent keys where the network has no such stage);
         ``owc_<part>`` (n,), the mean optimal-weight-concatenation weight of each part of
-        :func:`owc_parts`.
+        :meth:`CAMLIFNet.fusion_parts`.
     """
     captured = {}
 
@@ -63,7 +48,7 @@ def network_internals(module, data, chunk_size=8192):
             stack.callback(handle.remove)
             risks = []
             for i in range(0, len(data), chunk_size):
-                chunk = data.take(slice(i, i + chunk_size), host=False)
+                chunk = data.take(slice(i, i + chunk_size))
                 risks.append(chunk.forward(module).log_risk.float().cpu())
     finally:
         module.train(was_training)
@@ -73,10 +58,42 @@ def network_internals(module, data, chunk_size=8192):
             out[name] = torch.cat(captured[name]).numpy().astype(np.float64)
     owc = torch.cat(captured["owc"]).numpy().astype(np.float64)
     start = 0
-    for name, width in owc_parts(module):
+    for name, width in module.fusion_parts():
         out[f"owc_{name}"] = owc[:, start:start + width].mean(axis=1)
         start += width
     return out
+
+
+def explanation_frame(index, names, present, linear, linear_parts, network, internals):
+    """The table of :meth:`CAMLIFSurvival.explain` from its parts.
+
+    Parameters
+    ----------
+    index : the rows' index
+    names : list of str, the modalities
+    present : ndarray of bool, shape (n, M)
+    linear : ndarray (n,) or None, the offset's weighted share
+    linear_parts : dict of {block: ndarray (n,)}, that share by block (adds up to ``linear``)
+    network : ndarray (n,), the networks' weighted share
+    internals : list of dict, :func:`network_internals` of each member
+    """
+    columns = {"log_risk": network if linear is None else linear + network}
+    if linear is not None:
+        columns["linear"] = linear
+    columns["network"] = network
+    columns.update({f"linear__{key}": value for key, value in linear_parts.items()})
+    for m, name in enumerate(names):
+        columns[f"present__{name}"] = present[:, m]
+    for key in internals[0] if internals else ():
+        if key == "log_risk":
+            continue
+        mean = np.mean([i[key] for i in internals], axis=0)
+        if mean.ndim == 2:
+            for m, name in enumerate(names):
+                columns[f"{key}__{name}"] = mean[:, m]
+        else:
+            columns[key.replace("owc_", "owc__", 1)] = mean
+    return pd.DataFrame(columns, index=index)
 
 
 def summarize_explanation(explanation):
@@ -101,8 +118,6 @@ def summarize_explanation(explanation):
     -------
     pandas.DataFrame indexed by source
     """
-    import pandas as pd
-
     modalities = [c.split("__", 1)[1] for c in explanation.columns if c.startswith("present__")]
     sources = modalities + (["clinical"] if "linear__clinical" in explanation else [])
     rows = {}

@@ -12,12 +12,13 @@ receives a presence mask.
 
 from dataclasses import dataclass, field
 from numbers import Integral
+from typing import List, NamedTuple, Optional
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-__all__ = ["BlockSpec", "FittedBlock", "parse_spec", "resolve_columns", "fit_blocks"]
+__all__ = ["BlockSpec", "FittedBlock", "BlockOutputs", "parse_spec", "resolve_columns", "fit_blocks", "block_outputs"]
 
 _SPECIAL = ("passthrough", "drop")
 
@@ -356,3 +357,54 @@ def resolve_token_groups(blocks, token_groups, feature_names):
                     pos.append(names.index(col))
             resolved.append(pos)
         block.groups = resolved
+
+
+class BlockOutputs(NamedTuple):
+    """The fitted blocks' outputs on X: what the offset and the networks see.
+
+    Attributes
+    ----------
+    modalities : list of ndarray, float32, shape (n, p_m)
+        Standardised outputs of each modality block; NaN rows where the modality is absent.
+    present : ndarray of bool, shape (n, M)
+    clinical : ndarray, shape (n, p_c), or None
+    names : list of str
+        The modalities' names.
+    feature_names : list of ndarray of str, or None
+        Names of every block's outputs (the modalities, then the clinical block); given at
+        fit time only.
+    """
+
+    modalities: List[np.ndarray]
+    present: np.ndarray
+    clinical: Optional[np.ndarray]
+    names: List[str]
+    feature_names: Optional[list] = None
+
+
+def block_outputs(X, blocks, clinical, outputs=None, feature_names=None, named=False):
+    """X through the fitted ``blocks`` and ``clinical`` block, as :class:`BlockOutputs`.
+
+    ``outputs``: the blocks' outputs on X already computed by :func:`fit_blocks` (X is then
+    not transformed again); ``named``: also name every output (for fitting the offset),
+    from ``feature_names``, the estimator's ``feature_names_in_`` or None.
+    """
+    if outputs is None:
+        present = np.stack([b.present(X) for b in blocks], axis=1)
+        arrays = [b.transform(X, present[:, m]) for m, b in enumerate(blocks)]
+        clin = clinical.transform(X) if clinical is not None else None
+    else:
+        arrays = outputs[: len(blocks)]
+        present = np.stack([~np.isnan(a).all(axis=1) for a in arrays], axis=1)
+        clin = outputs[len(blocks)] if clinical is not None else None
+    if clinical is None and not present.any(axis=1).all():
+        rows = np.flatnonzero(~present.any(axis=1))
+        raise ValueError(
+            f"{len(rows)} sample(s) (first: {rows[:5].tolist()}) have every modality "
+            "missing and there is no clinical block: nothing to predict from"
+        )
+    names = None
+    if named:
+        parts = blocks + ([clinical] if clinical is not None else [])
+        names = [b.feature_names_out(feature_names) for b in parts]
+    return BlockOutputs(arrays, present, clin, [b.name for b in blocks], names)

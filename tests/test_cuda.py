@@ -1,5 +1,5 @@
 """CAMLIFSurvival on a CUDA device: placement, determinism, CUDA -> CPU pickling, mixed
-precision (``precision="bfloat16"``) and ``compile=True``.
+precision (``precision="bfloat16"``).
 
 Every test is marked ``cuda`` and skipped unless ``torch.cuda.is_available()``; select them
 with ``pytest -m cuda``. Data: scikit-survival's breast-cancer set (two gene blocks and a
@@ -188,17 +188,3 @@ def test_bfloat16_training(breast, fitted):
     assert _concordance(fitted.predict(X), pred) > 0.9
     restored = pickle.loads(pickle.dumps(est))
     assert_allclose(restored.predict(X), pred, rtol=1e-5, atol=1e-5)
-
-
-def test_compile(breast, fitted):
-    """compile=True (torch.compile) fits, predicts, pickles and ranks like eager mode."""
-    X, y, genes = breast
-    est = _make(genes, compile=True).fit(X, y)
-    pred = est.predict(X)
-    assert pred.dtype == np.float64 and pred.shape == (X.shape[0],)
-    assert np.isfinite(pred).all()
-    assert est.score(X, y) > 0.6
-    assert _concordance(fitted.predict(X), pred) > 0.9
-    # the compiled wrapper must not leak into the pickle (``_orig_mod.`` state-dict keys)
-    restored = pickle.loads(pickle.dumps(est))
-    assert_allclose(restored.predict(X), pred, rtol=1e-4, atol=1e-4)

@@ -10,8 +10,7 @@ from numpy.testing import assert_array_equal
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-import sksurv_camlif.stacking as stacking
-import sksurv_camlif.training as training
+import sksurv_camlif.training.engine as engine
 
 from conftest import N, SMALL, small_int_spec, small_est, fitted_attributes, assert_fails_cleanly
 
@@ -129,45 +128,45 @@ def test_failed_fit_on_fresh_estimator_sets_nothing(data, params, make):
 # --------------------------------------------------------------------- interruption
 
 
-def _interrupt_at(monkeypatch, epoch):
-    """Raise KeyboardInterrupt in the first Cox-loss call of ``epoch`` (1-based)."""
-    state = {"epoch": 0}
-    real_batches, real_loss = training.event_balanced_batches, training.cox_ph_loss
+N_MEMBERS = 3
+
+
+def _interrupt_at(monkeypatch, epoch, n_members=N_MEMBERS):
+    """Raise KeyboardInterrupt when the batches of ``epoch`` (1-based) are drawn; the engine
+    draws them once per member still training at the start of each epoch."""
+    calls = {"n": 0}
+    real = engine.event_balanced_batches
 
     def batches(*args, **kwargs):
-        state["epoch"] += 1
-        state["first"] = True
-        return real_batches(*args, **kwargs)
-
-    def loss(*args, **kwargs):
-        if state["epoch"] == epoch and state.pop("first", False):
+        calls["n"] += 1
+        if calls["n"] == n_members * (epoch - 1) + 1:
             raise KeyboardInterrupt
-        state.pop("first", None)
-        return real_loss(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "event_balanced_batches", batches)
-    monkeypatch.setattr(training, "cox_ph_loss", loss)
-    return state
+    monkeypatch.setattr(engine, "event_balanced_batches", batches)
 
 
 @pytest.mark.parametrize("early_stopping", [False, True])
-def test_keyboard_interrupt_keeps_a_usable_model(data, monkeypatch, early_stopping):
+@pytest.mark.parametrize("at_epoch", [1, 3])
+def test_keyboard_interrupt_keeps_a_usable_model(data, monkeypatch, early_stopping, at_epoch):
+    """Members trained at once stop together: every member keeps what it had."""
     X, y = data
-    state = _interrupt_at(monkeypatch, 3)
-    est = small_est(max_iter=6, early_stopping=early_stopping, batch_size=16, tol=0.0, stack_members=False)
+    _interrupt_at(monkeypatch, at_epoch)
+    est = small_est(max_iter=6, early_stopping=early_stopping, batch_size=16, tol=0.0, n_members=N_MEMBERS,
+                    cv=N_MEMBERS, residual_weights=[1])
     threads = torch.get_num_threads()
     with pytest.warns(UserWarning, match=r"interrupt"):
         returned = est.fit(X, y)
     assert returned is est
-    assert state["epoch"] == 3  # stopped at the 3rd epoch, did not go on
     assert est.interrupted_ is True
-    assert len(est.members_) == 1  # the members after the interrupted one are not trained
-    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    assert len(est.members_) == N_MEMBERS
+    assert est.member_n_iter_ == [at_epoch - 1] * N_MEMBERS
+    assert est.n_iter_ == at_epoch - 1 and len(est.loss_curve_) == at_epoch - 1
     if early_stopping:
-        assert len(est.validation_scores_) == 2
-        # the best weights so far are kept (the initial weights may count as a candidate)
+        assert len(est.validation_scores_) == at_epoch - 1
+        # the best weights so far are kept (the initial weights count as a candidate)
         assert np.isfinite(est.best_validation_score_)
-        assert est.best_validation_score_ >= max(est.validation_scores_)
+        assert est.best_validation_score_ >= max(est.validation_scores_, default=-np.inf)
     assert torch.get_num_threads() == threads
     pred = est.predict(X)
     assert pred.shape == (N,) and np.isfinite(pred).all()
@@ -176,41 +175,6 @@ def test_keyboard_interrupt_keeps_a_usable_model(data, monkeypatch, early_stoppi
     values = np.vstack([fn(est.unique_times_) for fn in surv])
     assert np.isfinite(values).all() and ((values >= 0) & (values <= 1)).all()
     assert (np.diff(values, axis=1) <= 1e-12).all()
-
-
-def test_keyboard_interrupt_in_first_epoch(data, monkeypatch):
-    X, y = data
-    _interrupt_at(monkeypatch, 1)
-    with pytest.warns(UserWarning, match=r"interrupt"):
-        est = small_est(max_iter=4, stack_members=False).fit(X, y)
-    assert est.interrupted_ is True and est.n_iter_ == 0 and est.loss_curve_ == []
-    assert np.isfinite(est.predict(X)).all()
-
-
-N_MEMBERS = 3
-
-
-@pytest.mark.parametrize("at_round", [1, 3])
-def test_keyboard_interrupt_of_stacked_members_keeps_them_all(data, monkeypatch, at_round):
-    """Members trained at once stop together: every member keeps what it had."""
-    X, y = data
-    calls = {"n": 0}
-    real = stacking.event_balanced_batches
-
-    def batches(*args, **kwargs):  # called once per member at the start of each round
-        calls["n"] += 1
-        if calls["n"] == N_MEMBERS * (at_round - 1) + 1:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(stacking, "event_balanced_batches", batches)
-    est = small_est(max_iter=6, early_stopping=True, batch_size=16, n_members=N_MEMBERS, cv=N_MEMBERS)
-    with pytest.warns(UserWarning, match=r"interrupt"):
-        est.fit(X, y)
-    assert est.interrupted_ is True
-    assert len(est.members_) == N_MEMBERS
-    assert est.member_n_iter_ == [at_round - 1] * N_MEMBERS
-    assert np.isfinite(est.predict(X)).all()
 
 
 def test_uninterrupted_fit_is_not_flagged(fitted):

@@ -1,5 +1,5 @@
-"""The fitting protocol: inner folds, the cross-fitted linear offset, the residual weight,
-and how the estimator puts them together (offset + w * mean of the members)."""
+"""The fitting protocol: inner folds, the cross-fitted linear offset, the network's weight,
+and how the estimator puts them together ((1 - w) offset + w * mean of the members)."""
 
 import pickle
 
@@ -13,15 +13,9 @@ from sksurv.util import Surv
 
 from conftest import TINY_NET
 from sksurv_camlif import CAMLIFSurvival
-from sksurv_camlif.losses import cox_ph_loss
-from sksurv_camlif.protocol import (
-    choose_residual_weight,
-    cox_log_partial_likelihood,
-    fit_clinical_ridge_offset,
-    fit_coxnet_offset,
-    inner_folds,
-)
-from sksurv_camlif.splines import fit_spline_basis
+from sksurv_camlif.modality import BlockOutputs
+from sksurv_camlif.protocol import ClinicalRidgeOffset, CoxnetOffset, choose_residual_weight, inner_folds
+from sksurv_camlif.protocol.splines import fit_spline_basis
 
 TINY = {**TINY_NET, "max_iter": 3}  # with early stopping: members stop on their folds
 
@@ -49,6 +43,23 @@ def breast():
     return X, y, genes[:20]
 
 
+def _outputs(Z, is_clin, names):
+    """The design's columns as block outputs: one modality, then the clinical block."""
+    return BlockOutputs([Z[:, ~is_clin]], np.ones((len(Z), 1), bool), Z[:, is_clin], ["m"],
+                        [list(names[~is_clin]), list(names[is_clin])])
+
+
+def _coxnet(Z, is_clin, event, time, fold, names, **params):
+    """The Coxnet offset on the design (without splines, so its columns are the design's)."""
+    offset = CoxnetOffset(splines=None, **params).fit(_outputs(Z, is_clin, names), event, time, fold=fold)
+    return offset, offset.oof_
+
+
+def _ridge(Z, is_clin, event, time, fold, names, **params):
+    offset = ClinicalRidgeOffset(**params).fit(_outputs(Z, is_clin, names), event, time, fold=fold)
+    return offset, offset.oof_
+
+
 def _est(genes, **params):
     spec = [("a", "passthrough", genes[:10]), ("b", "passthrough", genes[10:])]
     return CAMLIFSurvival(spec, clinical=["age", "size"], **{**TINY, **params})
@@ -69,70 +80,42 @@ def test_inner_folds_too_few_samples():
 
 
 def test_offset_does_not_leak_labels_of_a_fold(design):
-    """A patient's offset comes from a model that never saw that patient's fold: shuffling
-    the labels of fold k leaves the offsets of fold k unchanged (fixed alpha, so the
-    penalty choice does not depend on the labels either)."""
+    """A patient's out-of-fold offset comes from a model that never saw that patient's fold:
+    shuffling the labels of fold k leaves the offsets of fold k unchanged (a fixed alpha, so
+    the penalty choice does not depend on the labels either)."""
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
-    kw = dict(alphas=[0.05], clinical_penalties=(1.0,))
-    _, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, **kw)
+
+    def oof(event, time):
+        y = Surv.from_arrays(event, time)
+        return CoxnetOffset()._path_scores(Z, y, fold, np.array([0.05]), np.ones(Z.shape[1]))[1][:, 0]
+
     k = 2
     idx = np.flatnonzero(fold == k)
     perm = np.random.default_rng(1).permutation(idx)
     event2, time2 = event.copy(), time.copy()
     event2[idx], time2[idx] = event[perm], time[perm]
-    _, oof2 = fit_coxnet_offset(Z, is_clin, event2, time2, fold, names, **kw)
-    assert_allclose(oof2[idx], oof[idx], rtol=0, atol=1e-12)
-    assert not np.allclose(oof2[fold != k], oof[fold != k])  # the other folds did see them
-
-
-def test_log_partial_likelihood_matches_the_training_loss(design):
-    import torch
-
-    Z, _, event, time, _ = design
-    time = np.round(time, 1)  # ties share one risk set
-    eta = Z[:, :3] * [0.5, -1.0, 2.0]
-    ll = cox_log_partial_likelihood(eta, event, time)
-    for j in range(3):
-        loss = cox_ph_loss(torch.as_tensor(eta[:, j]), torch.as_tensor(time), torch.as_tensor(event))
-        assert_allclose(-ll[j] / event.sum(), float(loss), rtol=1e-10)
-    assert_allclose(cox_log_partial_likelihood(eta[:, 1], event, time), ll[1])
-
-
-def test_deviance_criterion_picks_the_best_cross_validated_likelihood(design):
-    Z, is_clin, event, time, names = design
-    fold = inner_folds(event, 5, seed=0)
-    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, criterion="deviance")
-    res = offset.cv_results_
-    i = res["clinical_penalties"].index(offset.clinical_penalty_)
-    j = list(res["alphas"][i]).index(offset.alpha_)
-    assert res["mean_score"][i][j] == max(np.nanmax(c) for c in res["mean_score"])
-    # recomputed by hand for that (r, alpha): l(beta_-k) - l_-k(beta_-k), averaged
-    penalty = np.where(is_clin, offset.clinical_penalty_, 1.0)
-    by_hand = []
-    for k in range(5):
-        tr = fold != k
-        coef = CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=res["alphas"][i], penalty_factor=penalty).fit(
-            Z[tr], Surv.from_arrays(event[tr], time[tr])).coef_[:, j]
-        by_hand.append(cox_log_partial_likelihood(Z @ coef, event, time)
-                       - cox_log_partial_likelihood(Z[tr] @ coef, event[tr], time[tr]))
-    assert_allclose(np.mean(by_hand), res["mean_score"][i][j], rtol=1e-6)
-    # the truth has signal in 4 of 6 columns: the likelihood keeps them
-    assert (offset.coef_[[0, 1, 4]] != 0).all()
+    first, second = oof(event, time), oof(event2, time2)
+    assert_allclose(second[idx], first[idx], rtol=0, atol=1e-12)
+    assert not np.allclose(second[fold != k], first[fold != k])  # the other folds did see them
 
 
 def test_coxnet_offset_refit_matches_sksurv(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
-    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names)
+    offset, oof = _coxnet(Z, is_clin, event, time, fold, names, clinical_penalties=(1.0, 0.1))
     r = offset.clinical_penalty_
     assert r in (1.0, 0.1)
     ref = CoxnetSurvivalAnalysis(l1_ratio=0.5, alpha_min_ratio=0.01, n_alphas=30,
                                  penalty_factor=np.where(is_clin, r, 1.0))
     ref.fit(Z, Surv.from_arrays(event, time))
-    assert_allclose(offset.predict(Z), ref.predict(Z, alpha=offset.alpha_) + ref._get_coef(offset.alpha_)[1],
-                    atol=1e-8)
-    # the chosen alpha is the best of the inner-CV table
+    outputs = _outputs(Z, is_clin, names)
+    # the prediction is the design times the coefficients, in the design's order
+    assert_allclose(offset.predict(outputs), np.hstack([Z[:, ~is_clin], Z[:, is_clin]]) @ offset.coef_)
+    if offset.cv_results_["averaged"] == [(r, offset.alpha_)]:  # one model kept: sksurv's at that alpha
+        coef = ref._get_coef(offset.alpha_)[0]
+        assert_allclose(offset.coef_, np.concatenate([coef[~is_clin], coef[is_clin]]), atol=1e-8)
+    # the best alpha is the best of the inner-CV table
     res = offset.cv_results_
     i = res["clinical_penalties"].index(r)
     j = list(res["alphas"][i]).index(offset.alpha_)
@@ -140,54 +123,25 @@ def test_coxnet_offset_refit_matches_sksurv(design):
     # a truth with signal: the out-of-fold predictor is informative, coefficients are named
     from sksurv.metrics import concordance_index_censored
     assert concordance_index_censored(event, time, oof)[0] > 0.6
-    assert list(offset.feature_names_) == list(names)
+    assert list(offset.feature_names_) == list(names[~is_clin]) + list(names[is_clin])
 
 
-def test_repeated_folds_average_the_scores_and_keep_the_first_folds_offsets(design):
-    Z, is_clin, event, time, names = design
-    folds = [inner_folds(event, 5, seed=s) for s in (0, 1, 2)]
-    kw = dict(clinical_penalties=(1.0,))
-    single = [fit_coxnet_offset(Z, is_clin, event, time, f, names, **kw)[0] for f in folds]
-    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, folds[0], names, extra_folds=folds[1:], **kw)
-    # the score of each alpha is the mean over the 3 x 5 folds (= mean of the 3 means)
-    assert_allclose(offset.cv_results_["mean_score"][0],
-                    np.mean([o.cv_results_["mean_score"][0] for o in single], axis=0))
-    # the offsets come from the first assignment's fold models, at the chosen alpha
-    at_alpha = fit_coxnet_offset(Z, is_clin, event, time, folds[0], names,
-                                 alphas=offset.cv_results_["alphas"][0], **kw)
-    j = list(offset.cv_results_["alphas"][0]).index(offset.alpha_)
-    assert at_alpha[0].cv_results_["alphas"][0][j] == offset.alpha_
-    # recompute the first fold's out-of-fold predictor at that alpha
-    tr = folds[0] != 0
-    coef = CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=offset.cv_results_["alphas"][0]).fit(
-        Z[tr], Surv.from_arrays(event[tr], time[tr])).coef_[:, j]
-    assert_allclose(oof[~tr], Z[~tr] @ coef, atol=1e-8)
-
-
-def test_clinical_only_candidate_kept_only_when_not_measurably_worse(design):
+def test_clinical_only_candidate_enters_only_when_not_measurably_worse(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
     # the truth puts large weight on non-clinical columns: the Coxnet is far better
-    offset, _ = fit_coxnet_offset(Z, is_clin, event, time, fold, names, clinical_only_alpha=1.0)
-    assert offset.kind == "coxnet"
+    offset, _ = _coxnet(Z, is_clin, event, time, fold, names)
+    assert offset.clinical_only_weight_ == 0.0
     assert offset.cv_results_["clinical_only_score"] < max(np.nanmax(c) for c in offset.cv_results_["mean_score"])
-    # a truth on the clinical columns only: the simpler clinical model is kept
-    rng = np.random.default_rng(2)
-    t = rng.exponential(np.exp(-(Z[:, 4] * 0.9 - Z[:, 5] * 0.6)))
-    c = rng.exponential(1.5, len(t))
-    ev, tm = t <= c, np.minimum(t, c)
-    offset, oof = fit_coxnet_offset(Z, is_clin, ev, tm, inner_folds(ev, 5, 0), names, clinical_only_alpha=1.0)
-    assert offset.kind == "clinical-ridge" and offset.clinical_penalty_ is None
-    assert_array_equal(offset.coef_[~is_clin], 0)
-    ridge, ridge_oof = fit_clinical_ridge_offset(Z, is_clin, ev, tm, inner_folds(ev, 5, 0), names, alpha=1.0)
-    assert_allclose(offset.coef_, ridge.coef_)
-    assert_allclose(oof, ridge_oof)
+    without, _ = _coxnet(Z, is_clin, event, time, fold, names, clinical_only=False)
+    assert "clinical_only_score" not in without.cv_results_
+    assert_allclose(without.coef_, offset.coef_)
 
 
 def test_average_rule_is_the_mean_of_the_kept_path_models(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
-    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, alpha_rule="average")
+    offset, oof = _coxnet(Z, is_clin, event, time, fold, names, clinical_penalties=(1.0, 0.1))
     kept = offset.cv_results_["averaged"]
     assert len(kept) >= 1
     res = offset.cv_results_
@@ -200,14 +154,15 @@ def test_average_rule_is_the_mean_of_the_kept_path_models(design):
         # the best single (r, alpha) is among them
         penalty = np.where(is_clin, r, 1.0)
         coefs.append(CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=grid, penalty_factor=penalty).fit(Z, y).coef_[:, j])
-        o = np.zeros(len(Z))
+        o = np.zeros(len(Z))  # Z's own column order: the same linear predictor
         for k in range(5):
             tr = fold != k
             c = CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=grid, penalty_factor=penalty).fit(Z[tr], y[tr]).coef_
             o[~tr] = Z[~tr] @ c[:, j]
         oofs.append(o)
     assert (offset.alpha_, offset.clinical_penalty_) in [(a, r) for r, a in kept]
-    assert_allclose(offset.coef_, np.mean(coefs, axis=0), atol=1e-6)
+    order = np.r_[np.flatnonzero(~is_clin), np.flatnonzero(is_clin)]  # the design's columns
+    assert_allclose(offset.coef_, np.mean(coefs, axis=0)[order], atol=1e-6)
     assert_allclose(oof, np.mean(oofs, axis=0), atol=1e-6)
     assert offset.clinical_only_weight_ == 0.0
 
@@ -219,11 +174,10 @@ def test_average_rule_mixes_a_kept_clinical_only_model_at_half_weight(design):
     c = rng.exponential(1.5, len(t))
     ev, tm = t <= c, np.minimum(t, c)
     fold = inner_folds(ev, 5, 0)
-    mixed, oof = fit_coxnet_offset(Z, is_clin, ev, tm, fold, names, alpha_rule="average", clinical_only_alpha=1.0)
-    coxnet, coxnet_oof = fit_coxnet_offset(Z, is_clin, ev, tm, fold, names, alpha_rule="average")
-    ridge, ridge_oof = fit_clinical_ridge_offset(Z, is_clin, ev, tm, fold, names, alpha=1.0)
-    assert mixed.kind == "coxnet" and mixed.clinical_only_weight_ == 0.5
-    assert ridge.clinical_only_weight_ == 1.0
+    mixed, oof = _coxnet(Z, is_clin, ev, tm, fold, names)
+    coxnet, coxnet_oof = _coxnet(Z, is_clin, ev, tm, fold, names, clinical_only=False)
+    ridge, ridge_oof = _ridge(Z, is_clin, ev, tm, fold, names, alpha=1.0)
+    assert mixed.clinical_only_weight_ == 0.5
     assert_allclose(mixed.coef_, 0.5 * (coxnet.coef_ + ridge.coef_))
     assert_allclose(oof, 0.5 * (coxnet_oof + ridge_oof))
 
@@ -231,11 +185,15 @@ def test_average_rule_mixes_a_kept_clinical_only_model_at_half_weight(design):
 def test_clinical_ridge_offset_uses_only_clinical_columns(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
-    offset, oof = fit_clinical_ridge_offset(Z, is_clin, event, time, fold, names)
-    assert_array_equal(offset.coef_[~is_clin], 0)
-    assert (offset.coef_[is_clin] != 0).all()
+    offset, oof = _ridge(Z, is_clin, event, time, fold, names)
+    assert_array_equal(offset.coef_[:4], 0)
+    assert (offset.coef_[4:] != 0).all()
+    outputs = _outputs(Z, is_clin, names)
+    parts = offset.contributions(outputs)
+    assert_array_equal(parts["m"], 0) and assert_allclose(parts["m"] + parts["clinical"], offset.predict(outputs))
     with pytest.raises(ValueError, match="needs a clinical block"):
-        fit_clinical_ridge_offset(Z, np.zeros(6, bool), event, time, fold, names)
+        ClinicalRidgeOffset().fit(outputs._replace(clinical=None, feature_names=[list(names)]), event, time,
+                                  fold=fold)
 
 
 def test_residual_weight_one_se_rule(design):
@@ -253,7 +211,7 @@ def test_residual_weight_one_se_rule(design):
 @pytest.mark.parametrize("splines", [None, 4])
 def test_linear_only_predictions_are_the_offset_exactly(breast, splines):
     X, y, genes = breast
-    est = _est(genes, residual_weights=[0], offset_splines=splines).fit(X, y)
+    est = _est(genes, residual_weights=[0]).set_params(offset__splines=splines).fit(X, y)
     assert est.members_ == [] and est.residual_weight_ == 0.0
     # the design, rebuilt by hand: standardised block outputs (passthrough), clinical and
     # (with splines) the clinical columns' basis
@@ -281,18 +239,17 @@ def test_weight_zero_among_candidates_equals_linear_model(breast):
 
 
 def test_blend_is_a_convex_mix_of_the_offset_and_whole_networks(breast):
-    """combination="blend": members trained without the offset, and the log-risk
-    (1 - w) offset + w mean f; w = 1 gives the members' mean alone."""
+    """Members trained without the offset, and the log-risk (1 - w) offset + w mean f;
+    w = 1 gives the members' mean alone."""
     X, y, genes = breast
     linear = _est(genes, residual_weights=[0]).fit(X, y)
-    half = _est(genes, combination="blend", residual_weights=[0.5], n_members=2).fit(X, y)
+    half = _est(genes, residual_weights=[0.5], n_members=2).fit(X, y)
     assert half.residual_weight_ == 0.5 and half.offset_weight_ == 0.5
     parts = half.explain(X)
     assert_allclose(parts["linear"], 0.5 * linear.predict(X), rtol=1e-6, atol=1e-8)
     assert_allclose(parts["log_risk"], half.predict(X), rtol=1e-6, atol=1e-8)
     assert_allclose(parts["log_risk"], parts["linear"] + parts["network"], atol=1e-10)
-    # the members see no offset: their head is not zeroed, so they predict from the start
-    whole = _est(genes, combination="blend", residual_weights=[1], n_members=2).fit(X, y)
+    whole = _est(genes, residual_weights=[1], n_members=2).fit(X, y)
     assert whole.offset_weight_ == 0.0
     assert_allclose(whole.explain(X)["linear"], 0.0)
     assert np.std(whole.predict(X)) > 0
@@ -300,10 +257,10 @@ def test_blend_is_a_convex_mix_of_the_offset_and_whole_networks(breast):
     assert linear.offset_weight_ == 1.0
 
 
-def test_blend_rejects_weights_above_one(breast):
+def test_weights_above_one_are_refused(breast):
     X, y, genes = breast
-    est = _est(genes, combination="blend", residual_weights=[0, 2])
-    with pytest.raises(ValueError, match="residual_weights must lie in \\[0, 1\\]"):
+    est = _est(genes, residual_weights=[0, 2])
+    with pytest.raises(ValueError, match="residual_weights must be a non-empty list of values in \\[0, 1\\]"):
         est.fit(X, y)
     assert not hasattr(est, "members_")
 
@@ -317,8 +274,8 @@ def test_protocol_attributes(breast):
     assert est.residual_weight_ in (0.0, 0.25, 0.5, 1.0)
     assert len(est.member_best_epochs_) == 3
     assert est.residual_cv_["fold_c"].shape == (3, 4)
-    # the residual head starts at 0: a member that kept its initial weights adds nothing
-    assert est.offset_.kind == "coxnet"
+    assert isinstance(est.offset_, CoxnetOffset) and est.offset_.oof_.shape == (len(X),)
+    assert len(est.histories_) == 3
 
 
 def test_members_cannot_exceed_folds(breast):
@@ -333,6 +290,7 @@ def test_bad_residual_weights(breast, weights):
     X, y, genes = breast
     with pytest.raises(ValueError, match="residual_weights must be a non-empty list"):
         _est(genes, residual_weights=weights).fit(X, y)
+    assert not hasattr(_est(genes), "members_")
 
 
 def test_plain_network_reproduces_single_member_fit(breast):
@@ -372,49 +330,15 @@ def test_warm_start_of_a_linear_only_fit_refits(breast):
     assert est.members_ == [] and np.array_equal(est.predict(X), first)
 
 
-@pytest.mark.parametrize("criterion", ["pooled-c", "pooled-deviance"])
-def test_pooled_criteria_score_the_pooled_out_of_fold_predictor(design, criterion):
-    from sksurv.metrics import concordance_index_censored
-
-    Z, is_clin, event, time, names = design
-    fold = inner_folds(event, 5, seed=0)
-    kw = dict(clinical_penalties=(1.0,), criterion=criterion)
-    offset, oof = fit_coxnet_offset(Z, is_clin, event, time, fold, names, **kw)
-    res = offset.cv_results_
-    j = list(res["alphas"][0]).index(offset.alpha_)
-    assert res["mean_score"][0][j] == np.nanmax(res["mean_score"][0])
-    # the score of the chosen alpha, recomputed from the returned out-of-fold predictor
-    expected = (concordance_index_censored(event, time, oof)[0] if criterion == "pooled-c"
-                else cox_log_partial_likelihood(oof, event, time))
-    assert_allclose(res["mean_score"][0][j], expected, rtol=1e-10)
-
-
-def test_pooled_member_stopping_keeps_the_best_round_of_the_pooled_oof_c(breast):
-    """member_stopping="pooled": the members stop together, and the kept weights are those
-    whose pooled out-of-fold C (every training patient, all folds) was the best round's."""
-    from sksurv.metrics import concordance_index_censored
-
-    X, y, genes = breast
-    est = _est(genes, offset=None, n_members=5, member_stopping="pooled", max_iter=6, n_iter_no_change=2)
-    est.fit(X, y)
-    assert len(set(est.member_best_epochs_)) == 1 and len(set(est.member_n_iter_)) == 1
-    assert est.member_n_iter_[0] <= 6
-    # without an offset the out-of-fold log-risk is the members' own prediction (w = 1)
-    c = concordance_index_censored(y["e.tdm"], y["t.tdm"], est.oof_risk_)[0]
-    assert c == pytest.approx(est.best_validation_score_, abs=1e-12)
-    assert est.best_validation_score_ == max([est.best_validation_score_, *est.validation_scores_])
-
-
 @pytest.mark.parametrize("k", [1, 4])
-def test_next_member_stopping_keeps_fold_k_out_of_member_k(breast, k):
-    """member_stopping="next": member k trains on the folds other than k and k + 1 and stops
-    on fold k + 1, so the labels of fold k (where w is chosen) leave its out-of-fold
-    prediction there unchanged; the members that trained on fold k do change. (With "own"
-    both folds change here: member k stops at another epoch.) One by one and without
-    dropout, so that no random stream is shared between members."""
+def test_member_k_never_sees_fold_k(breast, k):
+    """Member k trains on the folds other than k and k + 1 and stops on fold k + 1, so the
+    labels of fold k (where w is chosen) leave its out-of-fold prediction there unchanged;
+    the members that trained on fold k do change. (Were member k stopped on fold k, both
+    would change: it would stop at another epoch.) Without dropout, so that no random stream
+    is shared between the members trained at once."""
     X, y, genes = breast
-    params = dict(offset=None, n_members=5, member_stopping="next", stack_members=False, dropout=0.0,
-                  learning_rate_init=0.01, max_iter=10, n_iter_no_change=3)
+    params = dict(offset=None, n_members=5, dropout=0.0, learning_rate_init=0.01, max_iter=10, n_iter_no_change=3)
     first = _est(genes, **params).fit(X, y)
     fold = first.inner_fold_
     # shuffle the times of fold k's events: the event vector, hence the folds, stay as they were
@@ -423,11 +347,16 @@ def test_next_member_stopping_keeps_fold_k_out_of_member_k(breast, k):
     y2["t.tdm"][idx] = y["t.tdm"][np.random.default_rng(1).permutation(idx)]
     second = _est(genes, **params).fit(X, y2)
     assert_array_equal(second.inner_fold_, fold)
-    assert_allclose(second.oof_risk_[fold == k], first.oof_risk_[fold == k], rtol=0, atol=1e-6)
+    # up to a constant: the Cox loss does not see the head's bias, whose gradient is float
+    # rounding (it depends on the other members' batches through the stack's padding)
+    a, b = first.oof_risk_[fold == k], second.oof_risk_[fold == k]
+    assert_allclose(b - b.mean(), a - a.mean(), rtol=0, atol=1e-5)
     assert not np.allclose(second.oof_risk_[fold != k], first.oof_risk_[fold != k])
 
 
-def test_next_member_stopping_needs_three_folds(breast):
+def test_early_stopping_of_the_members_needs_three_folds(breast):
     X, y, genes = breast
-    with pytest.raises(ValueError, match="member_stopping='next' needs cv >= 3"):
-        _est(genes, member_stopping="next", cv=2, n_members=2).fit(X, y)
+    with pytest.raises(ValueError, match="early stopping needs cv >= 3"):
+        _est(genes, cv=2, n_members=2).fit(X, y)
+    est = _est(genes, cv=2, n_members=2, early_stopping=False, max_iter=2).fit(X, y)
+    assert len(est.members_) == 2

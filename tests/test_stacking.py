@@ -1,8 +1,9 @@
-"""Members trained at once (``stacking.py``): the same losses, gradients and AdamW steps as
-one-by-one training, each member's own batches and early stopping, and the estimator's
-``stack_members`` switch."""
+"""Members trained at once (``training/stacked.py``, ``objective.py``, ``engine.py``): each
+member's own losses, gradients, AdamW steps, batches and early stopping, as if it were
+trained alone."""
 
 import copy
+import functools
 import pickle
 
 import numpy as np
@@ -15,10 +16,20 @@ from sksurv.util import Surv
 from conftest import TINY_NET
 from sksurv_camlif import CAMLIFSurvival
 from sksurv_camlif.nn import CAMLIFNet
-from sksurv_camlif.stacking import StackedAdamW, StackedParameters, _meta_copy, _padded, _Stack, train_stacked
-from sksurv_camlif.training import SurvivalTensors, camlif_batch_loss, predict_log_risk, train_module
+from sksurv_camlif.losses import alignment_loss, cox_ph_loss
+from sksurv_camlif.training import CAMLIFObjective, SurvivalTensors, predict_log_risk, train_networks
+from sksurv_camlif.training.stacked import StackedAdamW, StackedParameters, meta_copy, padded
 
-ARGS = dict(batch_size=16, learning_rate=1e-2, weight_decay=1e-4, alignment_weight=0.5, ties="efron")
+OBJECTIVE = functools.partial(CAMLIFObjective, alignment_weight=0.5, ties="efron")
+ARGS = dict(batch_size=16, learning_rate=1e-2, weight_decay=1e-4, objective=OBJECTIVE)
+
+
+def _own_loss(module, data, rows):
+    """A member's loss computed directly (module forward, Cox loss plus alignment)."""
+    batch = data.take(torch.as_tensor(rows))
+    out = batch.forward(module)
+    loss = cox_ph_loss(out.log_risk.float(), batch.time, batch.event, ties="efron")
+    return loss + 0.5 * alignment_loss(out.original, out.enhanced, batch.present)
 
 
 def _data(n=60, seed=0):
@@ -48,14 +59,13 @@ def _rows(n=60, k=3):
 def test_stacked_losses_and_gradients_are_each_members_own():
     data, members = _data(), _members(2)
     stacked = StackedParameters(members)
-    stack = _Stack(_meta_copy(members[0]), stacked.buffers, data, alignment_weight=0.5, ties="efron",
-                   autocast_dtype=None)
+    stack = OBJECTIVE(meta_copy(members[0]), stacked.buffers, data)
     rows = [np.arange(0, 20), np.arange(10, 37)]  # different widths: the first is padded
-    idx, mask = _padded(rows)
+    idx, mask = padded(rows)
     loss = stack.losses(stacked.views(), idx, mask)
     (grad,) = torch.autograd.grad(loss.sum(), stacked.flat)
     for k, module in enumerate(members):
-        own = camlif_batch_loss(module, data, alignment_weight=0.5, ties="efron")(torch.as_tensor(rows[k]))
+        own = _own_loss(module, data, rows[k])
         own_grad = torch.autograd.grad(own, list(module.parameters()))
         assert_allclose(loss[k].item(), own.item(), rtol=1e-6)
         assert_allclose(grad[k].numpy(), torch.cat([x.reshape(-1) for x in own_grad]).numpy(), atol=1e-6)
@@ -82,24 +92,22 @@ def test_stacked_adamw_updates_as_torch_adamw_and_freezes_rows_without_a_batch()
 
 def test_stacked_training_equals_one_by_one_training():
     """Same modules, generators and rows: the same weights (to float rounding), losses and
-    early-stopping record as each member trained alone with train_module."""
+    early-stopping record as each member trained alone (K = 1)."""
     data = _data()
     train_rows, held_rows = _rows()
     stacked_members, solo_members = _members(), _members()
-    histories = train_stacked(
+    histories = train_networks(
         stacked_members, data, train_rows, held_rows, max_iter=3, n_iter_no_change=2,
         generators=[torch.Generator().manual_seed(k) for k in range(3)], **ARGS,
     )
     for k, module in enumerate(solo_members):
-        solo = train_module(
-            module, data.take(torch.as_tensor(train_rows[k])), max_iter=3, n_iter_no_change=2,
-            validation=data.take(torch.as_tensor(held_rows[k])), generator=torch.Generator().manual_seed(k),
-            learning_rate=ARGS["learning_rate"], **{a: ARGS[a] for a in ("batch_size", "weight_decay",
-                                                                            "alignment_weight", "ties")},
+        (solo,) = train_networks(
+            [module], data, [train_rows[k]], [held_rows[k]], max_iter=3, n_iter_no_change=2,
+            generators=[torch.Generator().manual_seed(k)], **ARGS,
         )
-        assert_allclose(histories[k]["loss"], solo["loss"], rtol=1e-4)
-        assert histories[k]["validation_score"] == pytest.approx(solo["validation_score"], abs=1e-9)
-        assert histories[k]["best_epoch"] == solo["best_epoch"]
+        assert_allclose(histories[k].loss, solo.loss, rtol=1e-4)
+        assert histories[k].validation_score == pytest.approx(solo.validation_score, abs=1e-9)
+        assert histories[k].best_epoch == solo.best_epoch
         # up to a constant: the Cox loss does not see the head's bias, whose gradient is
         # float rounding that Adam turns into steps of size lr
         a, b = predict_log_risk(stacked_members[k], data).numpy(), predict_log_risk(module, data).numpy()
@@ -111,25 +119,25 @@ def test_a_stopped_member_keeps_its_best_weights_while_the_others_train_on():
     train_rows, held_rows = _rows()
     members = _members()
     initial = [copy.deepcopy(m.state_dict()) for m in members]
-    histories = train_stacked(
+    histories = train_networks(
         members, data, train_rows, held_rows, max_iter=25, n_iter_no_change=3,
         generators=[torch.Generator().manual_seed(k) for k in range(3)], **ARGS,
     )
-    n_iter = [len(h["loss"]) for h in histories]
+    n_iter = [h.n_iter for h in histories]
     for k, h in enumerate(histories):
-        assert len(h["validation_score"]) == n_iter[k]
+        assert len(h.validation_score) == n_iter[k]
         if n_iter[k] < 25:  # stopped by patience: 3 epochs without a new best
-            assert n_iter[k] - h["best_epoch"] == 3
-        if h["best_epoch"] > 0:
-            assert h["best_validation_score"] == h["validation_score"][h["best_epoch"] - 1]
-        if h["best_epoch"] == 0:  # never beaten: the initial weights
+            assert n_iter[k] - h.best_epoch == 3
+        if h.best_epoch > 0:
+            assert h.best_validation_score == h.validation_score[h.best_epoch - 1]
+        if h.best_epoch == 0:  # never beaten: the initial weights
             for name, value in members[k].state_dict().items():
                 assert torch.equal(value, initial[k][name])
         else:
             risk = predict_log_risk(members[k], data.take(torch.as_tensor(held_rows[k])))
             c = concordance_index_censored(data.host_event[held_rows[k]], data.host_time[held_rows[k]],
                                            risk.numpy().astype(float))[0]
-            assert c == pytest.approx(h["best_validation_score"], abs=1e-12)
+            assert c == pytest.approx(h.best_validation_score, abs=1e-12)
     assert len(set(n_iter)) > 1 or max(n_iter) == 25
 
 
@@ -152,25 +160,11 @@ def _estimator(**params):
     return CAMLIFSurvival(modalities, **{**TINY_NET, "max_iter": 4, "n_members": 3, "cv": 3, **params})
 
 
-def test_estimator_stack_members_trains_all_members_and_pickles(survival_data):
+def test_estimator_trains_all_members_and_pickles(survival_data):
     X, y = survival_data
-    est = _estimator(stack_members=True).fit(X, y)
-    assert len(est.members_) == 3 and len(est.member_best_epochs_) == 3
+    est = _estimator().fit(X, y)
+    assert len(est.members_) == 3 and len(est.member_best_epochs_) == 3 and len(est.histories_) == 3
     assert all(1 <= n <= 4 for n in est.member_n_iter_)
     risk = est.predict(X)
     assert np.isfinite(risk).all()
     assert_allclose(pickle.loads(pickle.dumps(est)).predict(X), risk)
-    # the stacked and one-by-one fits differ only by dropout draws and float rounding
-    solo = _estimator(stack_members=False, dropout=0.0).fit(X, y)
-    stacked = _estimator(stack_members=True, dropout=0.0).fit(X, y)
-    assert stacked.member_best_epochs_ == solo.member_best_epochs_
-    for a, b in zip(stacked.members_, solo.members_):
-        for p, q in zip(a.parameters(), b.parameters()):
-            assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=2e-3)
-
-
-def test_members_are_stacked_by_default_unless_pooled_or_compiled():
-    assert _estimator()._stacks()
-    assert not _estimator(stack_members=False)._stacks()
-    assert not _estimator(compile=True)._stacks()
-    assert not _estimator(member_stopping="pooled")._stacks()

@@ -139,6 +139,23 @@ class CAMLIFNet(nn.Module):
         nn.init.normal_(self.head[-1].weight, std=1e-3)
         nn.init.zeros_(self.head[-1].bias)
 
+    def fusion_parts(self):
+        """Names and widths of the parts the optimal weight concatenation joins (eq. 5), in
+        its order: the fused original and enhanced vectors (LMF), then the class tokens the
+        second fusion adds (the enhanced ones only without it)."""
+        d = self.absent.shape[1]
+        use_original = not self.cross_attention or self.second_fusion
+        parts = []
+        if use_original:
+            parts.append(("lmf_original", d))
+        if self.cross_attention:
+            parts.append(("lmf_enhanced", d))
+            if not self.second_fusion:
+                parts.append(("tokens_enhanced", self.n_modalities * d))
+        if use_original:
+            parts.append(("tokens_original", self.n_modalities * d))
+        return parts
+
     def _class_tokens(self, seqs, present):
         p = torch.stack([s[:, 0] for s in seqs], dim=1)
         return torch.where(present.unsqueeze(-1), p, self.absent.to(p.dtype))
@@ -157,18 +174,15 @@ class CAMLIFNet(nn.Module):
         ]
         p = self._class_tokens(seqs, present)
 
-        parts, p_hat = [], None
+        fused, p_hat = {}, None
         if self.cross_attention:
             p_hat = self._class_tokens(self.cross(seqs, present), present)
+            fused["lmf_enhanced"] = self.lmf_hat(self.mam_hat(p_hat), present)
+            fused["tokens_enhanced"] = p_hat.flatten(1)
         if not self.cross_attention or self.second_fusion:
-            parts.append(self.lmf(self.mam(p), present))
-        if self.cross_attention:
-            parts.append(self.lmf_hat(self.mam_hat(p_hat), present))
-            if not self.second_fusion:
-                parts.append(p_hat.flatten(1))
-        if not self.cross_attention or self.second_fusion:
-            parts.append(p.flatten(1))
-        h = self.fusion_mlp(self.owc(parts))  # eq. 5
+            fused["lmf_original"] = self.lmf(self.mam(p), present)
+            fused["tokens_original"] = p.flatten(1)
+        h = self.fusion_mlp(self.owc([fused[name] for name, _ in self.fusion_parts()]))  # eq. 5
 
         if self.n_clinical:
             if clinical is None:
