@@ -1,34 +1,31 @@
 """CAMLIFSurvival: the scikit-survival estimator around the CA-MLIF network."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, clone
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model.coxph import BreslowEstimator
-from sksurv.util import check_array_survival
 
 from ._params import NamedPartsMixin, resolve_offset
-from ._version import __version__
-from .device import DEVICE_CONSTRAINT, module_state_to_cpu, resolve_device, restore_device, seeded, torch_threads
+from ._persistence import MembersPickleMixin
+from ._validation import check_X, check_survival_y
+from .device import DEVICE_CONSTRAINT, resolve_device, seeded, torch_threads
 from .explain import explanation_frame, network_internals
 from .modality import block_outputs, fit_blocks, parse_spec, resolve_token_groups
-from .nn import CAMLIFNet
-from .protocol import RESIDUAL_WEIGHTS, blend_out_of_fold, fit_members, inner_folds, member_indices, members_log_risk
+from .protocol import (RESIDUAL_WEIGHTS, blend_out_of_fold, fit_members, inner_folds, member_indices,
+                       members_log_risk, validation_split)
 from .training import History, SurvivalTensors
 
 __all__ = ["CAMLIFSurvival"]
 
 
-class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
+class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin, BaseEstimator):
     """Multimodal deep Cox model CA-MLIF (cross-attention + low-rank interaction fusion).
 
     Each modality block (e.g. genomics, copy-number, radiomics) is cut into tokens and
@@ -53,9 +50,8 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
        with a one-standard-error rule toward 0: where the networks add nothing measurable,
        the estimator *is* the linear model.
 
-    ``offset=None, n_members=1`` (with ``alignment_weight=0.5``:
-    :data:`sksurv_camlif.presets.PAPER_NETWORK`) is the paper's plain network, early-stopped
-    on a ``validation_fraction`` split.
+    ``offset=None, n_members=1, alignment_weight=0.5`` (``presets.PAPER_NETWORK``) is the
+    paper's plain network, early-stopped on a ``validation_fraction`` split.
 
     Parameters
     ----------
@@ -72,18 +68,12 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
         Explicit feature groups per modality, one token per group. A group lists column
         names of the block (transformer keeping one output per column) or positions in the
         block's transformed output.
-    n_tokens : int, default=4
-        Number of contiguous groups (tokens) a block without explicit groups is cut into.
-    d_model : int, default=32
-        Token width.
-    n_heads : int, default=4
-        Attention heads (``d_model`` must be divisible by it).
-    n_encoder_layers : int, default=2
-        Self-attention layers per modality encoder.
-    rank : int, default=4
-        Rank of the low-rank multimodal fusion.
-    hidden_size : int, default=64
-        Width of the fusion MLP and of the risk head.
+    n_tokens, d_model, n_heads, n_encoder_layers : int, default=4, 32, 4, 2
+        Tokens a block without explicit groups is cut into (contiguous groups); token width;
+        attention heads (``d_model`` must be divisible by it); self-attention layers per
+        modality encoder.
+    rank, hidden_size : int, default=4, 64
+        Rank of the low-rank multimodal fusion; width of the fusion MLP and the risk head.
     dropout : float, default=0.1
     cross_attention : bool, default=True
         False: the paper's "without cross-attention" ablation.
@@ -109,22 +99,17 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
         paper uses 0.5.
     ties : {"breslow", "efron"}, default="breslow"
         Handling of tied event times in the Cox loss and the clinical Cox fits.
-    max_iter : int, default=100
-        Maximum number of epochs.
-    batch_size : int, default=64
-        Mini-batch size; batches are formed so that each holds events.
-    learning_rate_init : float, default=1e-3
-        AdamW learning rate.
-    weight_decay : float, default=1e-4
-        AdamW decoupled weight decay.
+    max_iter, batch_size : int, default=100, 64
+        Maximum number of epochs; mini-batch size (each batch holds events).
+    learning_rate_init, weight_decay : float, default=1e-3, 1e-4
+        AdamW's learning rate and decoupled weight decay.
     early_stopping : bool, default=True
         Stop each network when its held-out Harrell's C has not improved by ``tol`` for
         ``n_iter_no_change`` epochs and keep its best weights (the initial ones included).
         False trains exactly ``max_iter`` epochs.
     validation_fraction : float, default=0.15
         Held-out share of the plain network's early stopping (stratified by event).
-    n_iter_no_change : int, default=10
-    tol : float, default=1e-4
+    n_iter_no_change, tol : int, float, default=10, 1e-4
     device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
         "auto" uses CUDA when available.
     precision : {"float32", "bfloat16"}, default="float32"
@@ -162,25 +147,20 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
     histories_ : list of History
         Each member's training record (:class:`~sksurv_camlif.training.History`).
     member_best_epochs_, member_n_iter_ : list of int
-        Per member, the epoch whose weights were kept (0: the initial ones) and the epochs
-        run.
+        Per member, the epoch whose weights were kept (0: the initial ones), epochs run.
     n_iter_, loss_curve_, validation_scores_, best_validation_score_, best_epoch_
         The first member's record, in scikit-learn's words (``validation_scores_`` is None
         without early stopping).
-    history_ : list of dict
-        The first member's ``{"epoch", "loss", "validation_score", "time"}`` per epoch.
-    interrupted_ : bool
-        Training was interrupted (Ctrl-C); the best weights so far were kept.
+    history_ : list of dict, the first member's ``{"epoch", "loss", "validation_score", "time"}``
+    interrupted_ : bool, training was interrupted (Ctrl-C; the best weights so far were kept)
     device_ : torch.device
-    modalities_ : list of str
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Defined when X has string column names.
+    modalities_ : list of str, the modalities' names
+    n_features_in_, feature_names_in_ : int, ndarray of str
+        The latter when X has string column names.
     unique_times_ : ndarray
-        Unique training times, where the survival functions are evaluated with
-        ``return_array=True``.
+        Unique training times (the survival functions' ``return_array=True`` grid).
     cum_baseline_hazard_, baseline_survival_ : StepFunction
-        Breslow estimates on the final log-risk of the training data.
+        Breslow estimates on the training data's final log-risk.
 
     References
     ----------
@@ -272,43 +252,7 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    # -- input checks -------------------------------------------------------------------
-    def _check_X(self, X, reset):
-        if sp.issparse(X):
-            raise TypeError("CAMLIFSurvival does not support sparse input X; convert it with X.toarray()")
-        if not hasattr(X, "iloc"):
-            X = np.asarray(X)
-            if X.ndim == 1:
-                raise ValueError(
-                    f"Expected 2D array, got 1D array instead:\narray={X!r}.\nReshape your data "
-                    "either using array.reshape(-1, 1) if your data has a single feature or "
-                    "array.reshape(1, -1) if it contains a single sample."
-                )
-            if X.ndim != 2:
-                raise ValueError(f"Expected 2D array, got an array of shape {X.shape} instead")
-            if np.iscomplexobj(X):
-                raise ValueError("Complex data not supported")
-        X = validate_data(self, X, reset=reset, skip_check_array=True)
-        if X.shape[0] == 0:
-            raise ValueError("X has 0 samples; at least 1 is required")
-        return X
-
-    @staticmethod
-    def _check_y(X, y):
-        try:
-            event, time = check_array_survival(X, y)
-        except (ValueError, TypeError) as exc:
-            if "censored" in str(exc):  # a valid y that cannot be fitted: say only that
-                raise ValueError(f"y: {exc}") from exc
-            raise ValueError(
-                "y must be a structured array with a boolean event field and a numeric, "
-                "finite time field, e.g. from sksurv.util.Surv.from_arrays; the time field "
-                f"or event field failed the check: {exc}"
-            ) from exc
-        if X.shape[0] < 2:
-            raise ValueError(f"at least 2 samples are required to fit, got {X.shape[0]}")
-        return np.ascontiguousarray(event, dtype=bool), np.ascontiguousarray(time, dtype=np.float64)
-
+    # -- checks -----------------------------------------------------------------------
     def _check_settings(self, warm):
         """The parameters that depend on each other; the offset object."""
         weights = np.asarray(self.residual_weights, dtype=np.float64).ravel()
@@ -369,8 +313,8 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
 
     def _fit(self, X, y):
         warm = self.warm_start and bool(getattr(self, "members_", None))  # a linear-only fit refits
-        X = self._check_X(X, reset=not warm)
-        event, time = self._check_y(X, y)
+        X = check_X(self, X, reset=not warm)
+        event, time = check_survival_y(X, y)
         weights, offset = self._check_settings(warm)
         feature_names = getattr(self, "feature_names_in_", None)
         if warm:
@@ -413,28 +357,16 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
         self.member_best_epochs_ = [h.best_epoch for h in histories]
         self.member_n_iter_ = [h.n_iter for h in histories]
         self.histories_ = [h.continued(previous[k] if previous else None) for k, h in enumerate(histories)]
-        self._record_first(self.histories_[0] if histories else History())
+        self.__dict__.update((self.histories_[0] if histories else History()).sklearn_attributes(self.early_stopping))
         self.interrupted_ = any(h.interrupted for h in histories)
         return self
-
-    def _record_first(self, history):
-        """The first member's record under scikit-learn's names."""
-        self.loss_curve_ = list(history.loss)
-        self.n_iter_ = history.n_iter
-        self.validation_scores_ = list(history.validation_score) if self.early_stopping else None
-        scores = self.validation_scores_ or [None] * self.n_iter_
-        times = list(history.epoch_time) + [None] * (self.n_iter_ - len(history.epoch_time))
-        self.history_ = [{"epoch": i + 1, "loss": loss, "validation_score": score, "time": seconds}
-                         for i, (loss, score, seconds) in enumerate(zip(self.loss_curve_, scores, times))]
-        self.best_validation_score_ = history.best_validation_score
-        self.best_epoch_ = history.best_epoch
 
     def _fit_plain(self, data, settings):
         """The plain network: one member, early-stopped on a ``validation_fraction`` split."""
         rows = np.arange(len(data))
         indices = [(rows, rows[:0])]
         if self.early_stopping:
-            indices = [self._split_validation(data.host_event, settings["seed"])]
+            indices = [validation_split(data.host_event, self.validation_fraction, settings["seed"])]
         members = fit_members(data, indices, **settings)
         return {"offset_": None, "offset_weight_": 0.0, "residual_weight_": 1.0, "members_": members.networks,
                 "oof_risk_": None, "inner_fold_": None, "residual_cv_": None, "histories": members.histories}
@@ -456,22 +388,6 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
         return {"offset_": offset, "offset_weight_": 1.0 - weight if offset is not None else 0.0,
                 "residual_weight_": weight, "members_": networks, "oof_risk_": oof, "inner_fold_": fold,
                 "residual_cv_": table, "histories": histories}
-
-    def _split_validation(self, event, seed):
-        n = len(event)
-        n_val = int(np.ceil(self.validation_fraction * n))
-        stratify = event if min(event.sum(), (~event).sum()) >= 2 and n_val >= 2 else None
-        if n_val < 2 or n - n_val < 2 or event.sum() < 2:
-            raise ValueError(
-                f"early_stopping needs at least 2 training and 2 validation samples and 2 "
-                f"events; with {n} samples ({int(event.sum())} events) and "
-                f"validation_fraction={self.validation_fraction} it cannot split. Use more "
-                "data or early_stopping=False"
-            )
-        train, validation = train_test_split(np.arange(n), test_size=n_val, stratify=stratify, random_state=seed)
-        if not event[train].any():
-            raise ValueError("early_stopping: the training part has no event; use early_stopping=False")
-        return train, validation
 
     def _network_kwargs(self, blocks, clinical):
         return dict(block_features=[b.n_outputs for b in blocks], groups=[b.groups for b in blocks],
@@ -501,7 +417,7 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
     # -- predict ----------------------------------------------------------------------------
     def _inputs(self, X):
         """X checked against the fitted model, its block outputs and device tensors."""
-        X = self._check_X(X, reset=False)
+        X = check_X(self, X, reset=False)
         out = block_outputs(X, self._blocks, self._clinical_block)
         return X, out, SurvivalTensors.from_outputs(out, self.device_)
 
@@ -533,23 +449,14 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
 
         Returns
         -------
-        pandas.DataFrame, one row per patient (X's index), columns:
-
-        - ``log_risk``: the prediction, equal to ``predict(X)``;
-        - ``linear`` and ``network``: the offset's share ``(1 - w) offset(x)`` and the
-          networks' share ``w * mean_k f_k(x)``, which add up to ``log_risk`` (``linear`` is
-          absent without an offset);
-        - ``linear__<block>`` (and ``linear__clinical``): the offset's share split by block;
-          they add up to ``linear``;
-        - ``present__<block>``: whether the modality was present (an absent one enters the
-          offset at its training mean, i.e. ``linear__<block>`` = 0);
-        - ``gate_original__<block>``, ``gate_enhanced__<block>``: the modal-attention gates
-          of the original and cross-attention-enhanced class tokens, in (0, 1);
-        - ``owc__<part>``: the mean optimal-weight-concatenation weight of each fused part
-          (``lmf_original``, ``lmf_enhanced``, ``tokens_original``, ``tokens_enhanced``).
-
-        Gates and weights are means over the members; they are absent when no network was
-        trained, and with ``residual_weight_ == 0`` they do not enter the risk.
+        pandas.DataFrame, one row per patient (X's index): ``log_risk`` (= ``predict(X)``);
+        ``linear`` (the offset's share ``(1 - w) offset(x)``, absent without offset) and
+        ``network`` (``w * mean_k f_k(x)``), which add up to it; ``linear__<block>`` and
+        ``linear__clinical``, the offset's share by block (absent modalities enter at their
+        training mean, so 0); ``present__<block>``; the modal-attention gates
+        ``gate_original__<block>`` and ``gate_enhanced__<block>`` in (0, 1); ``owc__<part>``,
+        the mean optimal-weight-concatenation weight of each fused part. Gates and weights are
+        means over the members, absent when no network was trained.
         """
         check_is_fitted(self, "members_")
         with torch_threads(self._threads(self.device_)):
@@ -579,49 +486,7 @@ class CAMLIFSurvival(NamedPartsMixin, SurvivalAnalysisMixin, BaseEstimator):
         return self._predict_cumulative_hazard_function(self._baseline_model, self.predict(X), return_array)
 
     def predict_survival_function(self, X, return_array=False):
-        """Survival functions ``S(t | x) = S_0(t) ^ exp(f(x))``.
-
-        Parameters
-        ----------
-        X : DataFrame or array-like, shape (n_samples, n_features)
-        return_array : bool, default=False
-            True returns the values at ``unique_times_``, shape (n_samples, n_times);
-            False an array of :class:`sksurv.functions.StepFunction`.
-        """
+        """Survival functions ``S(t | x) = S_0(t) ^ exp(f(x))``; parameters and return values
+        as :meth:`predict_cumulative_hazard_function`'s."""
         check_is_fitted(self, "members_")
         return self._predict_survival_function(self._baseline_model, self.predict(X), return_array)
-
-    # -- persistence ------------------------------------------------------------------------
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: the live __dict__ must keep module_
-        state["_sksurv_camlif_version"] = __version__
-        state.pop("module_", None)  # members_[0]
-        members = state.pop("members_", None)
-        if members is not None:
-            state["_member_states"] = [module_state_to_cpu(m) for m in members]
-            state["_module_kwargs"] = self._network_kwargs(self._blocks, self._clinical_block)
-            state["device_"] = str(self.device_)
-        return state
-
-    def __setstate__(self, state):
-        version = state.pop("_sksurv_camlif_version", None)
-        if version != __version__:
-            warnings.warn(
-                f"this CAMLIFSurvival was pickled with sksurv_camlif {version}; this is "
-                f"{__version__}. It may not load or predict correctly",
-                UserWarning,
-                stacklevel=2,
-            )
-        member_states = state.pop("_member_states", None)
-        module_kwargs = state.pop("_module_kwargs", None)
-        super().__setstate__(state)
-        if member_states is not None:
-            device = restore_device(state["device_"])
-            members = []
-            for member_state in member_states:
-                module = CAMLIFNet(**module_kwargs)
-                module.load_state_dict(member_state)
-                members.append(module.to(device).eval())
-            self.members_ = members
-            self.module_ = members[0] if members else None
-            self.device_ = device

@@ -23,6 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sksurv.datasets import load_breast_cancer
 from sksurv.metrics import concordance_index_censored
 
+from conftest import TINY_NET
 from sksurv_camlif import CAMLIFSurvival
 
 pytestmark = [
@@ -32,17 +33,9 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PARAMS = dict(
-    d_model=16,
-    n_heads=2,
-    hidden_size=32,
-    n_encoder_layers=1,
-    n_tokens=4,
-    max_iter=10,
-    early_stopping=False,
-    device="cuda",
-    random_state=0,
-)
+# a little wider than the shared tiny network, on the GPU
+PARAMS = {**TINY_NET, "d_model": 16, "hidden_size": 32, "n_tokens": 4, "max_iter": 10, "early_stopping": False,
+          "device": "cuda", "n_threads": None}
 
 # The same data, loaded in a subprocess for the unpickling test.
 _SETUP = """

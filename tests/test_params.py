@@ -106,3 +106,31 @@ def test_all_censored_y_says_only_that(breast):
     y[y.dtype.names[0]] = False
     with pytest.raises(ValueError, match=r"^y: all samples are censored"):
         _est(genes).fit(X, y)
+
+
+def test_offset_parameters_are_nested_and_searchable(breast):
+    """The offset is a parameter object: its parameters show as ``offset__*``, set_params
+    reaches them (the default "coxnet" becomes a CoxnetOffset), and a grid search runs."""
+    from sksurv_camlif.protocol import CoxnetOffset
+
+    X, y, genes = breast
+    est = _est(genes, residual_weights=[0])
+    params = est.get_params(deep=True)
+    assert params["offset"] == "coxnet" and params["offset__l1_ratio"] == 0.5 and params["offset__splines"] == 4
+    est.set_params(offset__l1_ratio=0.9)
+    assert isinstance(est.offset, CoxnetOffset) and est.offset.l1_ratio == 0.9
+    assert clone(est).get_params()["offset__l1_ratio"] == 0.9
+    grid = GridSearchCV(_est(genes, residual_weights=[0]), {"offset__l1_ratio": [0.1, 0.9]},
+                        cv=KFold(2, shuffle=True, random_state=0)).fit(X, y)
+    assert grid.best_params_["offset__l1_ratio"] in (0.1, 0.9)
+    assert grid.best_estimator_.offset_.l1_ratio == grid.best_params_["offset__l1_ratio"]
+    with pytest.raises(ValueError, match="offset=None has no parameters"):
+        _est(genes, offset=None).set_params(offset__l1_ratio=0.1)
+
+
+def test_an_object_without_the_offset_interface_is_refused(breast):
+    X, y, genes = breast
+    est = _est(genes, offset=StandardScaler())
+    with pytest.raises(TypeError, match="is not an offset"):
+        est.fit(X, y)
+    assert not hasattr(est, "members_")

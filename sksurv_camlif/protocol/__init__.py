@@ -10,7 +10,7 @@
    predictions, with a one-standard-error rule toward the offset.
 """
 
-from .folds import inner_folds, member_indices
+from .folds import inner_folds, member_indices, validation_split
 from .members import Members, fit_members, members_log_risk, new_network
 from .offset import ClinicalRidgeOffset, CoxnetOffset
 from .weight import RESIDUAL_WEIGHTS, blend_out_of_fold, choose_residual_weight
@@ -27,4 +27,5 @@ __all__ = [
     "member_indices",
     "members_log_risk",
     "new_network",
+    "validation_split",
 ]

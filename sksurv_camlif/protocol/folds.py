@@ -1,9 +1,9 @@
 """The inner folds shared by the offset's choice, its cross-fitting and the members."""
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, train_test_split
 
-__all__ = ["inner_folds", "member_indices"]
+__all__ = ["inner_folds", "member_indices", "validation_split"]
 
 
 def inner_folds(event, n_folds, seed):
@@ -34,3 +34,21 @@ def member_indices(fold, k, early_stopping=True):
     """
     stop = (k + 1) % (int(fold.max()) + 1) if early_stopping else k
     return np.flatnonzero((fold != k) & (fold != stop)), np.flatnonzero(fold == stop)
+
+
+def validation_split(event, fraction, seed):
+    """Training and early-stopping rows of the plain network: ``fraction`` held out,
+    stratified by event."""
+    n = len(event)
+    n_val = int(np.ceil(fraction * n))
+    stratify = event if min(event.sum(), (~event).sum()) >= 2 and n_val >= 2 else None
+    if n_val < 2 or n - n_val < 2 or event.sum() < 2:
+        raise ValueError(
+            f"early_stopping needs at least 2 training and 2 validation samples and 2 events; with {n} "
+            f"samples ({int(event.sum())} events) and validation_fraction={fraction} it cannot split. Use "
+            "more data or early_stopping=False"
+        )
+    train, validation = train_test_split(np.arange(n), test_size=n_val, stratify=stratify, random_state=seed)
+    if not event[train].any():
+        raise ValueError("early_stopping: the training part has no event; use early_stopping=False")
+    return train, validation

@@ -48,3 +48,15 @@ class History:
         return History(previous.loss + self.loss, previous.validation_score + self.validation_score,
                        previous.epoch_time + self.epoch_time, self.best_epoch, self.best_validation_score,
                        self.interrupted)
+
+    def sklearn_attributes(self, early_stopping):
+        """This record under scikit-learn's names (``loss_curve_``, ``n_iter_``,
+        ``validation_scores_``, ``best_validation_score_``, ``best_epoch_``) and as
+        ``history_``, one ``{"epoch", "loss", "validation_score", "time"}`` per epoch."""
+        scores = list(self.validation_score) if early_stopping else None
+        times = list(self.epoch_time) + [None] * (self.n_iter - len(self.epoch_time))
+        history = [{"epoch": i + 1, "loss": loss, "validation_score": score, "time": seconds}
+                   for i, (loss, score, seconds) in enumerate(zip(self.loss, scores or [None] * self.n_iter, times))]
+        return {"loss_curve_": list(self.loss), "n_iter_": self.n_iter, "validation_scores_": scores,
+                "best_validation_score_": self.best_validation_score, "best_epoch_": self.best_epoch,
+                "history_": history}
