@@ -526,16 +526,16 @@ def test_quality_floor_tcga_gbmlgg():
 @pytest.mark.parametrize("n_threads, expected", [(None, 1), (2, 2)])
 def test_torch_threads_during_fit(breast, monkeypatch, n_threads, expected):
     """None means one CPU thread during training; the caller's setting is restored."""
-    import sksurv_camlif.estimator as estimator_module
+    import sksurv_camlif.protocol.members as members_module
 
     seen = []
-    real = estimator_module.train_stacked
+    real = members_module.train_networks
 
     def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(estimator_module, "train_stacked", spy)
+    monkeypatch.setattr(members_module, "train_networks", spy)
     X, y, genes = breast
     before = torch.get_num_threads()
     torch.set_num_threads(3)

@@ -51,8 +51,7 @@ def test_gates_are_those_of_the_forward_pass(breast):
     X, y, genes = breast
     est = _est(genes, n_members=1, residual_weights=[1]).fit(X, y)
     ex = est.explain(X)
-    arrays, present, clin = est._arrays(X, est._blocks, est._clinical_block)
-    data = est._tensors(arrays, present, clin, est.device_)
+    _, _, data = est._inputs(X)
     member = est.members_[0].eval()
     with torch.no_grad():
         out = data.forward(member)

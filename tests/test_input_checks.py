@@ -283,7 +283,7 @@ def test_unfitted_raises_not_fitted(data, method):
 INVALID = [
     ("n_tokens", 0), ("d_model", 0), ("n_heads", 0), ("n_encoder_layers", -1), ("rank", 0),
     ("hidden_size", 0), ("dropout", 1.0), ("dropout", -0.1), ("cross_attention", "yes"),
-    ("second_fusion", None), ("clinical_linear", "ridge"), ("clinical_ridge", -1.0),
+    ("second_fusion", None), ("precision", "float16"),
     ("alignment_weight", -0.5), ("ties", "exact"), ("max_iter", 0), ("max_iter", 2.5),
     ("batch_size", 0), ("learning_rate_init", 0.0), ("learning_rate_init", -1e-3),
     ("weight_decay", -1.0), ("early_stopping", "no"), ("validation_fraction", 0.0),
