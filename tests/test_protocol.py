@@ -88,7 +88,7 @@ def test_offset_does_not_leak_labels_of_a_fold(design):
 
     def oof(event, time):
         y = Surv.from_arrays(event, time)
-        return CoxnetOffset()._path_scores(Z, y, fold, np.array([0.05]), np.ones(Z.shape[1]))[1][:, 0]
+        return CoxnetOffset()._path_scores(Z, y, fold, np.array([0.05]), np.ones(Z.shape[1]), 0.5)[1][:, 0]
 
     k = 2
     idx = np.flatnonzero(fold == k)
@@ -141,26 +141,27 @@ def test_clinical_only_candidate_enters_only_when_not_measurably_worse(design):
 def test_average_rule_is_the_mean_of_the_kept_path_models(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
-    offset, oof = _coxnet(Z, is_clin, event, time, fold, names, clinical_penalties=(1.0, 0.1))
+    offset, oof = _coxnet(Z, is_clin, event, time, fold, names, clinical_penalties=(1.0, 0.1), l1_ratio=[0.9, 0.2])
     kept = offset.cv_results_["averaged"]
     assert len(kept) >= 1
     res = offset.cv_results_
-    # refit each kept (r, alpha) on all patients and on each fold's training part
+    assert list(zip(res["l1_ratios"], res["clinical_penalties"])) == [(0.2, 0.1), (0.2, 1.0), (0.9, 0.1), (0.9, 1.0)]
+    # refit each kept (l1, r, alpha) on all patients and on each fold's training part
     y = Surv.from_arrays(event, time)
     coefs, oofs = [], []
-    for r, alpha in kept:
-        i = res["clinical_penalties"].index(r)
+    for l1, r, alpha in kept:
+        i = list(zip(res["l1_ratios"], res["clinical_penalties"])).index((l1, r))
         grid, j = res["alphas"][i], list(res["alphas"][i]).index(alpha)
-        # the best single (r, alpha) is among them
         penalty = np.where(is_clin, r, 1.0)
-        coefs.append(CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=grid, penalty_factor=penalty).fit(Z, y).coef_[:, j])
+        coefs.append(CoxnetSurvivalAnalysis(l1_ratio=l1, alphas=grid, penalty_factor=penalty).fit(Z, y).coef_[:, j])
         o = np.zeros(len(Z))  # Z's own column order: the same linear predictor
         for k in range(5):
             tr = fold != k
-            c = CoxnetSurvivalAnalysis(l1_ratio=0.5, alphas=grid, penalty_factor=penalty).fit(Z[tr], y[tr]).coef_
+            c = CoxnetSurvivalAnalysis(l1_ratio=l1, alphas=grid, penalty_factor=penalty).fit(Z[tr], y[tr]).coef_
             o[~tr] = Z[~tr] @ c[:, j]
         oofs.append(o)
-    assert (offset.alpha_, offset.clinical_penalty_) in [(a, r) for r, a in kept]
+    # the best single (l1, r, alpha) is among them
+    assert (offset.l1_ratio_, offset.clinical_penalty_, offset.alpha_) in kept
     order = np.r_[np.flatnonzero(~is_clin), np.flatnonzero(is_clin)]  # the design's columns
     assert_allclose(offset.coef_, np.mean(coefs, axis=0)[order], atol=1e-6)
     assert_allclose(oof, np.mean(oofs, axis=0), atol=1e-6)
@@ -360,3 +361,35 @@ def test_early_stopping_of_the_members_needs_three_folds(breast):
         _est(genes, cv=2, n_members=2).fit(X, y)
     est = _est(genes, cv=2, n_members=2, early_stopping=False, max_iter=2).fit(X, y)
     assert len(est.members_) == 2
+
+
+def _signature_cohort(kind, seed, n=300, p=60):
+    """Correlated genes (a shared factor); ``many`` small effects, or three strong ones."""
+    rng = np.random.default_rng(seed)
+    Z = 0.6 * rng.standard_normal((n, 1)) + 0.8 * rng.standard_normal((n, p))
+    Z = (Z - Z.mean(0)) / Z.std(0)
+    beta = np.full(p, 0.12) if kind == "many" else np.r_[1.0, -1.0, 1.0, np.zeros(p - 3)]
+    t = rng.exponential(np.exp(-(Z @ beta)))
+    c = rng.exponential(np.median(t) * 2, n)
+    return Z, t <= c, np.minimum(t, c)
+
+
+@pytest.mark.parametrize("kind, expected", [("many", 0.1), ("few", 0.9)])
+def test_the_mixing_is_chosen_by_the_inner_folds(kind, expected):
+    """Many small correlated effects choose the ridge end of the grid, three strong effects
+    the sparse end; the choice is reported."""
+    Z, event, time = _signature_cohort(kind, seed=0)
+    outputs = BlockOutputs([Z], np.ones((len(Z), 1), bool), None, ["g"], [[f"g{j}" for j in range(Z.shape[1])]])
+    offset = CoxnetOffset(l1_ratio=[0.5, 0.9, 0.1], splines=None).fit(outputs, event, time,
+                                                                      fold=inner_folds(event, 5, 0))
+    assert offset.l1_ratio_ == expected
+    assert offset.cv_results_["l1_ratios"] == [0.1, 0.5, 0.9]
+    assert expected in {l1 for l1, _, _ in offset.cv_results_["averaged"]}
+
+
+@pytest.mark.parametrize("bad", [0.0, [0.5, 1.5], []])
+def test_bad_mixing_is_named(bad):
+    Z, event, time = _signature_cohort("few", seed=1, n=60, p=5)
+    outputs = BlockOutputs([Z], np.ones((len(Z), 1), bool), None, ["g"], [[f"g{j}" for j in range(5)]])
+    with pytest.raises(ValueError, match="l1_ratio"):
+        CoxnetOffset(l1_ratio=bad).fit(outputs, event, time, fold=inner_folds(event, 3, 0))

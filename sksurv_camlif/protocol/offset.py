@@ -93,22 +93,25 @@ class _LinearCoxOffset(BaseEstimator):
 
 
 class CoxnetOffset(_LinearCoxOffset):
-    """Elastic-net Cox offset: its penalty chosen by inner CV, cross-fitted on the folds.
+    """Elastic-net Cox offset: its mixing and penalty chosen by inner CV, cross-fitted.
 
     A path of ``n_alphas`` penalties (scikit-survival's
     :class:`~sksurv.linear_model.CoxnetSurvivalAnalysis`) is fitted on all training patients
-    (its alphas are the grid) and on each inner fold's training part, for each relative
-    penalty of the clinical columns. The model kept is the mean of the coefficients of every
-    (clinical penalty, alpha) whose paired deficit in held-out Harrell's C to the best one is
-    within one standard error over the folds: where the folds cannot order neighbouring
-    penalties, their mean replaces a choice made by noise. A ridge Cox model of the clinical
+    (its alphas are the grid) and on each inner fold's training part, for each mixing in
+    ``l1_ratio`` and each relative penalty of the clinical columns. The model kept is the
+    mean of the coefficients of every (mixing, clinical penalty, alpha) whose paired deficit
+    in held-out Harrell's C to the best one is within one standard error over the folds:
+    where the folds cannot order neighbouring models, their mean replaces a choice made by
+    noise. A ridge Cox model of the clinical
     block alone is a candidate beside it: when the Coxnet is not ahead of it by more than one
     standard error, the offset is the mean of the two.
 
     Parameters
     ----------
-    l1_ratio : float, default=0.5
-        The elastic net's mixing (1: lasso).
+    l1_ratio : float or array-like of float in (0, 1], default=0.5
+        The elastic net's mixing (1: lasso; near 0: ridge-like, for many small correlated
+        effects such as a gene signature; near 1: sparse, for a few strong markers). Several
+        values: the inner folds choose, as ``glmnet`` users do by cross-validation.
     n_alphas : int, default=30
         Penalties on each path.
     alpha_min_ratio : float, default=0.01
@@ -132,23 +135,23 @@ class CoxnetOffset(_LinearCoxOffset):
         Coefficients on the design's columns, named by ``feature_names_`` (the clinical
         spline basis last, as ``<column>__spline<i>``).
     feature_names_ : ndarray of str
-    alpha_ : float
-        The best penalty (the averaged model is centred on it).
+    alpha_, l1_ratio_ : float
+        The best penalty and mixing (the averaged model is centred on them).
     clinical_penalty_ : float
         The clinical penalty of the best (penalty, alpha).
     clinical_only_weight_ : float
         Share of the clinical-only ridge model in ``coef_``: 0 or 0.5.
     cv_results_ : dict
-        ``clinical_penalties``, their ``alphas`` and the mean inner C of each
-        (``mean_score``); ``averaged``, the (penalty, alpha) pairs averaged;
-        ``clinical_only_score``, the clinical-only model's mean inner C.
+        One entry per path: its ``l1_ratios`` and ``clinical_penalties``, its ``alphas`` and
+        the mean inner C of each (``mean_score``); ``averaged``, the (mixing, penalty, alpha)
+        triples averaged; ``clinical_only_score``, the clinical-only model's mean inner C.
     oof_ : ndarray, shape (n_samples,)
         Out-of-fold linear predictor of the training patients.
     splines_ : SplineBasis or None
     """
 
     _parameter_constraints = {
-        "l1_ratio": [Interval(Real, 0, 1, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="right"), "array-like"],
         "n_alphas": [Interval(Integral, 1, None, closed="left")],
         "alpha_min_ratio": [Interval(Real, 0, 1, closed="neither")],
         "clinical_penalties": ["array-like"],
@@ -175,6 +178,12 @@ class CoxnetOffset(_LinearCoxOffset):
             )
         return tuple(float(v) for v in np.unique(values))
 
+    def _mixings(self):
+        values = np.asarray(self.l1_ratio, dtype=np.float64).ravel()
+        if values.size == 0 or not np.isfinite(values).all() or (values <= 0).any() or (values > 1).any():
+            raise ValueError(f"l1_ratio must be a value or a non-empty list of values in (0, 1], got {self.l1_ratio!r}")
+        return tuple(float(v) for v in np.unique(values))
+
     def fit(self, outputs, event, time, *, fold, ties="breslow"):
         """Choose and fit the offset; see the class description.
 
@@ -190,7 +199,7 @@ class CoxnetOffset(_LinearCoxOffset):
         self
         """
         self._validate_params()
-        penalties = self._penalties()
+        penalties, mixings = self._penalties(), self._mixings()
         names, is_clin = self._columns(outputs)
         self.splines_ = None
         if outputs.clinical is not None and self.splines is not None:
@@ -201,8 +210,8 @@ class CoxnetOffset(_LinearCoxOffset):
         Z = self._design(outputs)
         y = _surv(event, time)
         mixed = is_clin.any() and not is_clin.all()
-        paths, best = self._paths(Z, y, fold, is_clin, penalties if mixed else (1.0,))
-        _, r, alpha, _, _, best_scores = best
+        paths, best = self._paths(Z, y, fold, is_clin, mixings, penalties if mixed else (1.0,))
+        _, (l1, r), alpha, _, _, best_scores = best
         coef, oof, self.cv_results_["averaged"] = _near_best_average(paths)
         self.clinical_only_weight_ = 0.0
         if self.clinical_only and mixed:
@@ -215,58 +224,59 @@ class CoxnetOffset(_LinearCoxOffset):
                 self.clinical_only_weight_ = 0.5
         self.coef_ = np.asarray(coef, np.float64).copy()
         self.feature_names_ = np.asarray(names, dtype=object)
-        self.alpha_, self.clinical_penalty_ = float(alpha), float(r)
+        self.alpha_, self.l1_ratio_, self.clinical_penalty_ = float(alpha), float(l1), float(r)
         self.oof_ = oof.copy()
         return self
 
-    def _paths(self, Z, y, fold, is_clin, penalties):
-        """Each clinical penalty's path and inner scores; the best (penalty, alpha)."""
+    def _paths(self, Z, y, fold, is_clin, mixings, penalties):
+        """Each (mixing, clinical penalty)'s path and inner scores; the best of all."""
         best = None
-        paths = []  # (r, grid, fold scores, all-patient coefficients, out-of-fold predictors)
-        self.cv_results_ = {"clinical_penalties": [], "alphas": [], "mean_score": []}
-        for r in penalties:
+        paths = []  # ((l1, r), grid, fold scores, all-patient coefficients, out-of-fold predictors)
+        self.cv_results_ = {"l1_ratios": [], "clinical_penalties": [], "alphas": [], "mean_score": []}
+        for l1, r in ((l1, r) for l1 in mixings for r in penalties):
             penalty = np.where(is_clin, r, 1.0)
             try:
-                full = self._path(Z, y, None, penalty)
+                full = self._path(Z, y, None, penalty, l1)
             except (ValueError, ArithmeticError) as exc:
-                warnings.warn(f"Coxnet offset path with clinical penalty {r} failed: {exc}", UserWarning)
+                warnings.warn(f"Coxnet offset path with l1_ratio {l1}, clinical penalty {r} failed: {exc}", UserWarning)
                 continue
             grid = full.alphas_
-            scores, oof = self._path_scores(Z, y, fold, grid, penalty)
+            scores, oof = self._path_scores(Z, y, fold, grid, penalty, l1)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean_c = np.nanmean(scores, axis=0)
+            self.cv_results_["l1_ratios"].append(l1)
             self.cv_results_["clinical_penalties"].append(r)
             self.cv_results_["alphas"].append(grid)
             self.cv_results_["mean_score"].append(mean_c)
             if np.isnan(mean_c).all():
                 continue
-            paths.append((r, grid, scores, full.coef_[:, : len(grid)], oof))
+            paths.append(((l1, r), grid, scores, full.coef_[:, : len(grid)], oof))
             j = int(np.nanargmax(mean_c))
             if best is None or mean_c[j] > best[0]:
-                best = (np.nanmax(mean_c), r, grid[j], full.coef_[:, j], oof[:, j], scores[:, j])
+                best = (np.nanmax(mean_c), (l1, r), grid[j], full.coef_[:, j], oof[:, j], scores[:, j])
         if best is None:
             raise ValueError(
-                "the Coxnet offset could not be fitted for any clinical penalty; use "
+                "the Coxnet offset could not be fitted for any l1_ratio and clinical penalty; use "
                 "offset=ClinicalRidgeOffset() or offset=None"
             )
         return paths, best
 
-    def _path(self, Z, y, alphas, penalty):
+    def _path(self, Z, y, alphas, penalty, l1_ratio):
         with warnings.catch_warnings():
             # the first alphas of a path zero every coefficient by construction
             warnings.simplefilter("ignore", UserWarning)
             return CoxnetSurvivalAnalysis(
                 alphas=alphas, n_alphas=self.n_alphas, alpha_min_ratio=self.alpha_min_ratio,
-                l1_ratio=self.l1_ratio, penalty_factor=penalty,
+                l1_ratio=l1_ratio, penalty_factor=penalty,
             ).fit(Z, y)
 
-    def _path_scores(self, Z, y, fold, grid, penalty):
+    def _path_scores(self, Z, y, fold, grid, penalty, l1_ratio):
         """:func:`_cv_scores` of the path on the alphas ``grid``."""
 
         def fit_coef(tr):
             try:
-                coef = self._path(Z[tr], y[tr], grid, penalty).coef_
+                coef = self._path(Z[tr], y[tr], grid, penalty, l1_ratio).coef_
             except (ValueError, ArithmeticError):
                 return None
             if coef.shape[1] < len(grid):  # the path stopped early (saturated fit)
@@ -365,21 +375,21 @@ def _within_one_se(best, candidate):
 
 
 def _near_best_average(paths):
-    """Mean coefficients and out-of-fold predictors of the near-best (r, alpha).
+    """Mean coefficients and out-of-fold predictors of the near-best (mixing, r, alpha).
 
-    Kept: every (r, alpha) whose mean paired deficit to the best one (the highest mean
-    inner score over all r) is at most its standard error over folds. Paired differences
+    Kept: every (mixing, r, alpha) whose mean paired deficit to the best one (the highest
+    mean inner score over all paths) is at most its standard error over folds. Paired differences
     between neighbouring alphas vary far less than the scores themselves, so the kept set
     is narrow where the inner folds can order the models (large cohorts) and wide where
     they cannot.
 
     Parameters
     ----------
-    paths : list of (r, grid (m,), scores (F, m), coef (p, m), oof (n, m))
+    paths : list of ((l1, r), grid (m,), scores (F, m), coef (p, m), oof (n, m))
 
     Returns
     -------
-    coef : ndarray (p,), oof : ndarray (n,), kept : list of (r, alpha)
+    coef : ndarray (p,), oof : ndarray (n,), kept : list of (l1, r, alpha)
     """
     scores = np.hstack([p[2] for p in paths])
     with warnings.catch_warnings():
@@ -392,5 +402,5 @@ def _near_best_average(paths):
     keep[best] = True
     coef = np.hstack([p[3] for p in paths])[:, keep]
     oof = np.hstack([p[4] for p in paths])[:, keep]
-    labels = [(float(r), float(a)) for r, grid, *_ in paths for a in grid]
+    labels = [(float(l1), float(r), float(a)) for (l1, r), grid, *_ in paths for a in grid]
     return coef.mean(axis=1), oof.mean(axis=1), [lab for lab, k in zip(labels, keep) if k]
