@@ -363,7 +363,9 @@ def fit(data_path, spec_path, out, *, time, event, verbose=0):
     est = build_estimator(read_spec(spec_path), list(X.columns))
     X = _model_input(est, X, "the spec uses")
     try:
-        est.set_params(verbose=verbose).fit(X, y)
+        if verbose:  # else the spec's verbose stands
+            est.set_params(verbose=verbose)
+        est.fit(X, y)
     except ValueError as exc:
         raise CLIError(f"fit failed: {exc}") from exc
     _write_atomically(out, lambda tmp: joblib.dump(est, tmp))
@@ -541,7 +543,8 @@ def _cv_fold(k, train, test, models, X, y):
     rows : list of dict
         fold, model, c_index, ibs (NaN where a baseline failed).
     notes : list of str
-        One line per baseline failure or warning.
+        One line per model that failed (or whose Coxnet lost candidate alphas on an inner
+        fold), and one for the distinct warnings of a model that did not fail.
     seconds : float
     """
     start = _time.perf_counter()
@@ -554,12 +557,15 @@ def _cv_fold(k, train, test, models, X, y):
                 row.update(_fit_score(clone(model), X, y, train, test))
             except Exception as exc:
                 if name == CAMLIF:
-                    raise CLIError(f"{CAMLIF} failed on fold {k}: {_first_line(exc)}") from exc
+                    raise CLIError(f"{CAMLIF} failed on fold {k}: {type(exc).__name__}: "
+                                   f"{_first_line(exc)}") from exc
                 # a baseline is a reference, not the product: say so in one line, go on
                 notes.append(f"{name}, fold {k}: failed ({type(exc).__name__}: "
                              f"{_first_line(exc)}); its C and IBS are left out")
-        for msg in dict.fromkeys(f"{w.category.__name__}: {_first_line(w.message)}" for w in caught):
-            notes.append(f"{name}, fold {k}: {msg}")
+        messages = list(dict.fromkeys(f"{w.category.__name__}: {_first_line(w.message)}" for w in caught))
+        if messages and np.isfinite(row["c_index"]):  # a failure's line says enough
+            more = f" and {len(messages) - 3} more" if len(messages) > 3 else ""
+            notes.append(f"{name}, fold {k}: warned: {'; '.join(messages[:3])}{more}")
         notes += [f"{name}, fold {k}: {f}" for f in row.pop("failures", [])]
         rows.append(row)
     return rows, notes, _time.perf_counter() - start
@@ -619,8 +625,9 @@ def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, 
     est = build_estimator(spec, list(X.columns))
     X = _model_input(est, X, "the spec uses")
     # the same fixed seed on every fold: the figures do not depend on n_jobs or fold order
-    est.set_params(random_state=spec.get("estimator", {}).get("random_state", seed),
-                   verbose=int(bool(verbose) and n_jobs == 1))
+    est.set_params(random_state=spec.get("estimator", {}).get("random_state", seed))
+    if verbose and n_jobs == 1:  # a progress bar per worker process would garble the output
+        est.set_params(verbose=1)
     parts = _parts(spec, list(X.columns))
     numeric = [c for _, num, _ in parts for c in num]
     categorical = [c for _, _, cat in parts for c in cat]

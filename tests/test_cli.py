@@ -279,20 +279,26 @@ def test_coxnet_baseline_converges_where_cold_fits_fail():
 
 
 def test_baseline_failures_are_one_line_each(spec, capsys, monkeypatch):
-    """A baseline that fails (here CoxPH, made to) or whose smallest alphas fail (Coxnet,
-    made to) costs one line per fold on stderr, no traceback; the command succeeds."""
+    """A baseline that fails (here CoxPH, made to) costs one line per fold on stderr, no
+    traceback; Coxnet, whose smallest alphas are made to fail and every fit to warn, a line
+    per inner fold that lost alphas and one for its warnings; the command succeeds."""
     from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
 
     from sksurv_camlif import cli
 
+    import warnings
+
     class Broken(CoxPHSurvivalAnalysis):
-        def fit(self, X, y):
+        def fit(self, X, y):  # the warnings before a failure add no line
+            warnings.warn("overflow encountered in exp", RuntimeWarning)
             raise np.linalg.LinAlgError("Matrix is singular.\nmore detail")
 
     class Fragile(CoxnetSurvivalAnalysis):
         def fit(self, X, y):  # the smallest two of the ten candidate alphas fail
             if self.alphas is not None and len(self.alphas) > 8:
                 raise ArithmeticError("Numerical error, because weights are too large.")
+            for i in range(5):  # many warnings: one line
+                warnings.warn(f"warning {i}\nsecond line", RuntimeWarning)
             return super().fit(X, y)
 
     # the CLI's baselines only: CAMLIFSurvival's own offset fits stay as they are
@@ -302,13 +308,15 @@ def test_baseline_failures_are_one_line_each(spec, capsys, monkeypatch):
                  "--splits", "2", "--quiet"]) == 0
     out, err = capsys.readouterr()
     lines = err.strip().splitlines()
-    assert "Traceback" not in err and len(lines) == 2 + 2 * 3, err
+    assert "Traceback" not in err and len(lines) == 2 * (1 + 3 + 1), err
     for k in (1, 2):
         assert (f"sksurv-camlif cv: CoxPH (clinical), fold {k}: failed (LinAlgError: Matrix is "
                 "singular.); its C and IBS are left out") in lines
         for inner in (1, 2, 3):
             assert any(line.startswith(f"sksurv-camlif cv: Coxnet (all), fold {k}: inner fold {inner}: "
                                        "the 2 smallest alpha(s)") for line in lines), err
+        assert (f"sksurv-camlif cv: Coxnet (all), fold {k}: warned: RuntimeWarning: warning 0; "
+                "RuntimeWarning: warning 1; RuntimeWarning: warning 2 and 2 more") in lines
     assert re.search(r"CoxPH \(clinical\)\s+C nan", out)
     assert re.search(r"Coxnet \(all\)\s+C 0\.\d+", out)
 
@@ -355,3 +363,28 @@ def test_help_imports_neither_torch_nor_scikit_survival():
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "usage: sksurv-camlif" in proc.stdout
     assert "LOADED []" in proc.stdout and "AFTER True True" in proc.stdout, proc.stdout[-500:]
+
+
+def test_the_flchain_and_the_reference_page_specs_build(tmp_path):
+    """examples/cli_flchain.toml fits scikit-survival's flchain columns, 7 of them; the
+    spec shown in docs/cli.md is valid and selects what its comments say."""
+    from sksurv.datasets import load_flchain
+
+    from sksurv_camlif.cli import model_columns
+
+    X, _ = load_flchain()
+    est = build_estimator(read_spec(EXAMPLES / "cli_flchain.toml"), ["id", *X.columns])
+    assert model_columns(est) == ["kappa", "lambda", "flc.grp", "creatinine", "mgus", "age", "sex"]
+
+    page = (EXAMPLES.parent / "docs" / "cli.md").read_text()
+    (toml,) = re.findall(r"^```toml\n(.*?)^```", page, flags=re.M | re.S)
+    names = ["id", "albumin", "creatinine", "crp", "marker_1", "marker_2", "hb_class", "urine_protein",
+             "cn_1p", "cn_1q", "age", "bmi", "sex", "stage", "smoker", "notes"]
+    (tmp_path / "page.toml").write_text(toml)
+    est = build_estimator(read_spec(tmp_path / "page.toml"), names)
+    labs = {name: cols for name, _, cols in est.modalities[0][1].transformers}
+    assert labs == {"num": ["albumin", "creatinine", "crp", "marker_1", "marker_2"],
+                    "cat": ["hb_class", "urine_protein"]}
+    cnv_steps = [type(step).__name__ for _, step in est.modalities[1][1].steps]
+    assert cnv_steps == ["SimpleImputer"] and est.modalities[1][2] == ["cn_1p", "cn_1q"]
+    assert "id" not in model_columns(est) and "notes" not in model_columns(est)
