@@ -1,8 +1,22 @@
 """sksurv_camlif: the CA-MLIF multimodal deep survival model for scikit-survival."""
 
-import sksurv  # noqa: F401  (patches Pipeline with the survival-function methods)
-
 from ._version import __version__
-from .estimator import CAMLIFSurvival
 
 __all__ = ["CAMLIFSurvival", "__version__"]
+
+
+def __getattr__(name):
+    # PEP 562: the estimator (torch, scikit-survival) is imported on first use only, so that
+    # `sksurv-camlif --help` and the light submodules start fast
+    if name == "CAMLIFSurvival":
+        import sksurv  # noqa: F401  (patches Pipeline with the survival-function methods)
+
+        from .estimator import CAMLIFSurvival
+
+        globals()[name] = CAMLIFSurvival  # later look-ups skip __getattr__
+        return CAMLIFSurvival
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"CAMLIFSurvival"})

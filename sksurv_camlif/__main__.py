@@ -116,6 +116,12 @@ def _add_table_commands(sub):
     cv.add_argument("--split-columns", nargs="+", default=None, metavar="COL",
                     help="use the train/test splits of these boolean columns (True = train) "
                          "instead of K folds; the columns are not features")
+    cv.add_argument("--n-jobs", type=_positive_int, default=1, metavar="N",
+                    help="folds run at once, in worker processes (default 1); the figures "
+                         "do not depend on it")
+    cv.add_argument("--verbose", action="store_true",
+                    help="a line per fold with its C of every model, on stderr (with "
+                         "--n-jobs 1 also the training progress)")
     cv.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -133,7 +139,8 @@ def _run_table_command(args):
     else:
         folds = cli.cv(args.data, args.spec, time=args.time, event=args.event,
                        n_splits=args.splits, seed=args.seed, progress=not args.quiet,
-                       split_columns=args.split_columns)
+                       split_columns=args.split_columns, n_jobs=args.n_jobs,
+                       verbose=int(args.verbose))
         summary = folds.groupby("model", sort=False)[["c_index", "ibs"]].agg(["mean", "std"])
         if args.split_columns:
             print(f"{len(args.split_columns)} given split(s) (seed {args.seed}): mean +- std")

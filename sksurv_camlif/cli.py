@@ -1,30 +1,35 @@
 """The ``fit``, ``predict`` and ``cv`` commands: CAMLIFSurvival on a CSV or Parquet table.
 
-The blocks are described by a TOML spec (see ``examples/cli_spec.toml``)::
+The blocks are described by a TOML spec (see ``examples/cli_spec.toml`` and ``docs/cli.md``)::
 
     [estimator]              # any CAMLIFSurvival parameter
     random_state = 0
 
     [[modalities]]           # one table per modality block
     name = "genomic"
-    columns = ["IDH", "codeletion"]   # column names, and/or
+    columns = ["IDH", "codeletion"]   # numeric column names, and/or
     pattern = "^gene_"                # a regular expression matched against the names
-    impute = "mean"                   # "mean" (default), "median" or "none"
-    scale = true                      # standardise (default)
+    numeric = ["score"]               # more numeric columns (the same as `columns`)
+    categorical = ["subtype"]         # most-frequent imputed, then one-hot
+    impute = "mean"                   # numeric columns: "mean" (default), "median" or "none"
+    scale = true                      # numeric columns: standardise (default)
 
     [clinical]               # optional: joins at the risk head
     numeric = ["age"]        # mean-imputed and standardised
     categorical = ["gender"] # one-hot, a missing value its own level
 
-Every problem the user can fix (an unreadable file, a missing column, an unknown spec key)
-raises :class:`CLIError`, which the entry point prints and turns into exit code 1. Output
-files are written to a temporary file first and renamed, so a failed command leaves no
-half-written file.
+The model is fitted on, and needs at prediction, only the columns the spec uses. Every
+problem the user can fix (an unreadable file, a missing column, text in a numeric column,
+an unknown spec key) raises :class:`CLIError`, which the entry point prints and turns into
+exit code 1. Output files are written to a temporary file first and renamed, so a failed
+command leaves no half-written file.
 """
 
 import os
 import re
+import sys
 import tempfile
+import time as _time
 import tomllib
 import warnings
 from pathlib import Path
@@ -35,20 +40,26 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sksurv.linear_model import CoxPHSurvivalAnalysis
+from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
+from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import concordance_index_censored, integrated_brier_score
-from sksurv.util import Surv
+from sksurv.util import Surv, check_array_survival
 
 from .estimator import CAMLIFSurvival
+from .presets import CoxnetCV
 
-__all__ = ["CLIError", "read_table", "read_spec", "build_estimator", "fit", "predict", "cv"]
+__all__ = [
+    "CLIError", "CoxnetPathCV", "read_table", "read_spec", "build_estimator", "model_columns",
+    "fit", "predict", "cv",
+]
 
 SPEC_KEYS = {"estimator", "modalities", "clinical"}
-MODALITY_KEYS = {"name", "columns", "pattern", "impute", "scale"}
+MODALITY_KEYS = {"name", "columns", "pattern", "numeric", "categorical", "impute", "scale"}
 CLINICAL_KEYS = {"numeric", "categorical"}
+_LIST_KEYS = ("columns", "numeric", "categorical")
 
 
 class CLIError(Exception):
@@ -70,7 +81,23 @@ def read_table(path):
 
 
 def read_spec(path):
-    """The TOML spec, its keys checked."""
+    """The TOML spec, its keys and their types checked.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    dict
+        The parsed spec.
+
+    Raises
+    ------
+    CLIError
+        An unreadable file, an unknown key, a wrong type, a block without columns or two
+        blocks of the same name.
+    """
     try:
         with open(path, "rb") as f:
             spec = tomllib.load(f)
@@ -79,15 +106,28 @@ def read_spec(path):
     _check_keys(spec, SPEC_KEYS, "spec")
     if not spec.get("modalities"):
         raise CLIError("spec: at least one [[modalities]] table is needed")
+    if not isinstance(spec["modalities"], list):
+        raise CLIError("spec: modalities must be written [[modalities]] (an array of tables)")
+    seen = set()
     for i, block in enumerate(spec["modalities"]):
         _check_keys(block, MODALITY_KEYS, f"spec: modalities[{i}]")
-        if "name" not in block:
-            raise CLIError(f"spec: modalities[{i}] needs a name")
-        if "columns" not in block and "pattern" not in block:
-            raise CLIError(f"spec: modality {block['name']!r} needs columns or a pattern")
+        if not isinstance(block.get("name"), str) or not block["name"]:
+            raise CLIError(f"spec: modalities[{i}] needs a name (a string)")
+        where = f"spec: modality {block['name']!r}"
+        if block["name"] in seen:
+            raise CLIError(f"{where}: two blocks have this name")
+        seen.add(block["name"])
+        _check_lists(block, _LIST_KEYS, where)
+        if not any(k in block for k in (*_LIST_KEYS, "pattern")):
+            raise CLIError(f"{where} needs columns, numeric, categorical or a pattern")
+        if "pattern" in block and not isinstance(block["pattern"], str):
+            raise CLIError(f"{where}: pattern must be a string (a regular expression)")
         if block.get("impute", "mean") not in ("mean", "median", "none"):
-            raise CLIError(f"spec: modality {block['name']!r}: impute must be mean, median or none")
+            raise CLIError(f"{where}: impute must be mean, median or none")
+        if not isinstance(block.get("scale", True), bool):
+            raise CLIError(f"{where}: scale must be true or false")
     _check_keys(spec.get("clinical", {}), CLINICAL_KEYS, "spec: clinical")
+    _check_lists(spec.get("clinical", {}), CLINICAL_KEYS, "spec: clinical")
     return spec
 
 
@@ -99,23 +139,41 @@ def _check_keys(table, allowed, where):
         raise CLIError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
 
 
-def _columns(block, names):
-    cols = list(block.get("columns", []))
-    missing = [c for c in cols if c not in names]
+def _check_lists(table, keys, where):
+    for key in keys:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            raise CLIError(f'{where}: {key} must be a list of column names, e.g. {key} = ["a", "b"]')
+
+
+def _block_columns(block, names):
+    """The block's numeric and categorical columns among ``names``.
+
+    Numeric: ``columns``, then ``numeric``, then the ``pattern``'s matches in table order;
+    a column listed under ``categorical`` is never numeric, so that a pattern may match it.
+    """
+    where = f"modality {block['name']!r}"
+    categorical = list(dict.fromkeys(block.get("categorical", [])))
+    listed = list(dict.fromkeys(block.get("columns", []) + block.get("numeric", [])))
+    both = [c for c in listed if c in categorical]
+    if both:
+        raise CLIError(f"{where}: column(s) {both} are listed as both numeric and categorical")
+    missing = [c for c in listed + categorical if c not in names]
     if missing:
-        raise CLIError(f"modality {block['name']!r}: column(s) {missing} are not in the data")
+        raise CLIError(f"{where}: column(s) {missing} are not in the data")
+    numeric = listed
     if "pattern" in block:
         try:
             regex = re.compile(block["pattern"])
         except re.error as exc:
-            raise CLIError(f"modality {block['name']!r}: bad pattern: {exc}") from exc
-        cols += [c for c in names if regex.search(c) and c not in cols]
-    if not cols:
-        raise CLIError(f"modality {block['name']!r}: no column of the data matches")
-    return cols
+            raise CLIError(f"{where}: bad pattern: {exc}") from exc
+        numeric += [c for c in names if regex.search(c) and c not in numeric and c not in categorical]
+    if not numeric and not categorical:
+        raise CLIError(f"{where}: no column of the data matches")
+    return numeric, categorical
 
 
-def _block_transformer(block):
+def _numeric_transformer(block):
     steps = []
     if block.get("impute", "mean") != "none":
         steps.append(SimpleImputer(strategy=block.get("impute", "mean")))
@@ -124,11 +182,30 @@ def _block_transformer(block):
     return make_pipeline(*steps) if steps else "passthrough"
 
 
+def _block_transformer(block, numeric, categorical):
+    """The block's transformer: numeric columns as ``impute``/``scale`` say; categorical
+    ones most-frequent imputed, then one-hot (an unseen level: all zeros)."""
+    if not categorical:
+        return _numeric_transformer(block)  # the transformer of a numeric-only block as before
+    parts = []
+    if numeric:
+        parts.append(("num", _numeric_transformer(block), numeric))
+    parts.append(("cat", make_pipeline(
+        SimpleImputer(strategy="most_frequent"),
+        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+    ), categorical))
+    return ColumnTransformer(parts)
+
+
 def _clinical(spec, names):
     clinical = spec.get("clinical")
     if not clinical:
         return None, [], []
-    numeric, categorical = list(clinical.get("numeric", [])), list(clinical.get("categorical", []))
+    numeric = list(dict.fromkeys(clinical.get("numeric", [])))
+    categorical = list(dict.fromkeys(clinical.get("categorical", [])))
+    both = [c for c in numeric if c in categorical]
+    if both:
+        raise CLIError(f"clinical: column(s) {both} are listed as both numeric and categorical")
     missing = [c for c in numeric + categorical if c not in names]
     if missing:
         raise CLIError(f"clinical: column(s) {missing} are not in the data")
@@ -140,16 +217,98 @@ def _clinical(spec, names):
     return (ColumnTransformer(parts), numeric + categorical), numeric, categorical
 
 
+def _parts(spec, names):
+    """``(where, numeric, categorical)`` of every block of the spec, then of the clinical
+    block; a column in two of them is an error."""
+    parts = [(f"modality {b['name']!r}", *_block_columns(b, names)) for b in spec["modalities"]]
+    _, numeric, categorical = _clinical(spec, names)
+    if numeric or categorical:
+        parts.append(("clinical", numeric, categorical))
+    owner = {}
+    for where, numeric, categorical in parts:
+        for c in numeric + categorical:
+            if c in owner:
+                raise CLIError(f"column {c!r} is in both {owner[c]} and {where}; a column "
+                               "belongs to one block")
+            owner[c] = where
+    return parts
+
+
 def build_estimator(spec, names):
-    """The unfitted CAMLIFSurvival of ``spec`` for a table with columns ``names``."""
-    modalities = [(b["name"], _block_transformer(b), _columns(b, names)) for b in spec["modalities"]]
+    """The unfitted CAMLIFSurvival of ``spec`` for a table with columns ``names``.
+
+    Parameters
+    ----------
+    spec : dict
+        From :func:`read_spec`.
+    names : list of str
+        The table's feature columns.
+
+    Returns
+    -------
+    CAMLIFSurvival
+        Its blocks select columns by name; :func:`model_columns` lists them.
+    """
+    _parts(spec, names)  # resolves every block, checks for overlaps
+    modalities = []
+    for block in spec["modalities"]:
+        numeric, categorical = _block_columns(block, names)
+        modalities.append((block["name"], _block_transformer(block, numeric, categorical),
+                           numeric + categorical))
     clinical, _, _ = _clinical(spec, names)
     est = CAMLIFSurvival(modalities, clinical=clinical)
     params = spec.get("estimator", {})
+    if not isinstance(params, dict):
+        raise CLIError("spec: estimator must be a table ([estimator])")
     unknown = sorted(set(params) - set(est.get_params(deep=False)))
     if unknown:
         raise CLIError(f"spec: [estimator] has unknown parameter(s) {unknown}")
+    blocks = sorted({"modalities", "clinical"} & set(params))
+    if blocks:
+        raise CLIError(f"spec: [estimator] cannot set {blocks}: the [[modalities]] and [clinical] "
+                       "tables do")
     return est.set_params(**params)
+
+
+def model_columns(est):
+    """The columns ``est`` uses, in the order of its spec: every block's, then the clinical
+    block's."""
+    cols = [c for _, _, block_cols in est.modalities for c in block_cols]
+    if est.clinical is not None:
+        cols += list(est.clinical[1])
+    return list(dict.fromkeys(cols))
+
+
+def _numeric_parts(est):
+    """``(where, columns)`` of the parts of a CLI-built model that must hold numbers."""
+    parts = []
+    blocks = [(f"modality {n!r}", t, cols) for n, t, cols in est.modalities]
+    if isinstance(est.clinical, tuple) and len(est.clinical) == 2:
+        blocks.append(("clinical", *est.clinical))
+    for where, transformer, cols in blocks:
+        if isinstance(transformer, ColumnTransformer):
+            parts += [(where, list(c)) for name, _, c in transformer.transformers if name == "num"]
+        elif isinstance(transformer, str) or (
+            isinstance(transformer, Pipeline)
+            and all(isinstance(s, (SimpleImputer, StandardScaler)) for _, s in transformer.steps)
+            and all(getattr(s, "strategy", "mean") in ("mean", "median") for _, s in transformer.steps)
+        ):
+            parts.append((where, list(cols)))
+    return parts
+
+
+def _check_numeric(X, parts):
+    """A CLIError naming the block and the columns of a numeric part that hold text."""
+    for where, cols in parts:
+        bad = [c for c in cols if c in X.columns and not (
+            pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        if bad:
+            values = X[bad[0]].dropna()
+            example = values[pd.to_numeric(values, errors="coerce").isna()]
+            example = f" (e.g. {example.iloc[0]!r} in {bad[0]!r})" if len(example) else ""
+            fix = ("move them from numeric to categorical" if where == "clinical"
+                   else "list them under categorical in that block")
+            raise CLIError(f"{where}: column(s) {bad} hold text{example}, not numbers; {fix}")
 
 
 def _outcome(data, time, event):
@@ -176,13 +335,37 @@ def _write_atomically(path, write):
         raise
 
 
+def _model_input(est, data, what):
+    """``data``'s columns that ``est`` uses (a new frame, in the model's order), checked."""
+    cols = list(getattr(est, "feature_names_in_", None) if hasattr(est, "feature_names_in_")
+                else model_columns(est))
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise CLIError(f"the data lack column(s) {what}: {missing}")
+    X = data[cols]
+    _check_numeric(X, _numeric_parts(est))
+    return X
+
+
 def fit(data_path, spec_path, out, *, time, event, verbose=0):
-    """Fit the spec's estimator on the table; save it with joblib to ``out``."""
+    """Fit the spec's estimator on the table; save it with joblib to ``out``.
+
+    The model is fitted on the columns the spec uses only (:func:`model_columns`), so
+    ``predict`` needs only those.
+
+    Returns
+    -------
+    CAMLIFSurvival
+        The fitted model.
+    """
     data = read_table(data_path)
     X, y = _outcome(data, time, event)
     est = build_estimator(read_spec(spec_path), list(X.columns))
+    X = _model_input(est, X, "the spec uses")
     try:
-        est.set_params(verbose=verbose).fit(X, y)
+        if verbose:  # else the spec's verbose stands
+            est.set_params(verbose=verbose)
+        est.fit(X, y)
     except ValueError as exc:
         raise CLIError(f"fit failed: {exc}") from exc
     _write_atomically(out, lambda tmp: joblib.dump(est, tmp))
@@ -190,7 +373,15 @@ def fit(data_path, spec_path, out, *, time, event, verbose=0):
 
 
 def predict(model_path, data_path, out, *, times=(), explain=False, id_column=None):
-    """Risks (and survival at ``times``, explanations) of the table's patients, as CSV."""
+    """Risks (and survival at ``times``, explanations) of the table's patients, as CSV.
+
+    Only the columns the model was fitted on are read from the table; others are ignored.
+
+    Returns
+    -------
+    DataFrame
+        What was written: one row per patient.
+    """
     try:
         est = joblib.load(model_path)
     except (OSError, ValueError, EOFError, ImportError) as exc:
@@ -198,11 +389,7 @@ def predict(model_path, data_path, out, *, times=(), explain=False, id_column=No
     if not isinstance(est, CAMLIFSurvival):
         raise CLIError(f"{model_path} does not hold a CAMLIFSurvival model")
     data = read_table(data_path)
-    names = list(getattr(est, "feature_names_in_", []))
-    missing = [c for c in names if c not in data.columns]
-    if missing:
-        raise CLIError(f"the data lack column(s) the model was fitted with: {missing}")
-    X = data[names]
+    X = _model_input(est, data, "the model was fitted with")
     result = pd.DataFrame(index=data.index)
     if id_column is not None:
         if id_column not in data.columns:
@@ -249,7 +436,160 @@ def _given_splits(X, split_columns):
     return X.drop(columns=list(split_columns)), splits
 
 
-def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, split_columns=None):
+def _all_features(numeric, categorical):
+    # as presets.CoxnetCV: mean imputation, one-hot (a missing value its own level), scaling
+    return make_pipeline(
+        ColumnTransformer([
+            ("num", SimpleImputer(), numeric),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+        ]),
+        StandardScaler(),
+    )
+
+
+def _path_fit(Z, y, alphas, l1_ratio):
+    """A Coxnet fitted along ``alphas`` (largest first, each fit warm-started from the one
+    before), and how many of them it reached: where the full path fails numerically, the
+    longest prefix that does not."""
+    for n in range(len(alphas), 0, -1):
+        try:
+            return CoxnetSurvivalAnalysis(l1_ratio=l1_ratio, alphas=alphas[:n]).fit(Z, y), n
+        except ArithmeticError:  # "weights are too large": the smallest alphas overfit
+            continue
+    return None, 0
+
+
+class CoxnetPathCV(CoxnetCV):
+    """:class:`~sksurv_camlif.presets.CoxnetCV` whose inner CV fits each candidate alpha
+    along the path, warm-started from the larger alphas, as glmnet does.
+
+    ``presets.CoxnetCV`` fits every candidate alpha from zero coefficients; at the smallest
+    alphas, on one-hot columns of rare levels (a level of one patient in 100 is about 10
+    after scaling), such a cold fit can stop with "weights are too large" while the same
+    alpha reached along the path converges. Where the cold fits converge, both give the
+    same optimum (a convex problem), up to the solver's tolerance. A candidate alpha that
+    still fails on some inner fold is left out of the choice and recorded in ``failures_``.
+
+    Parameters
+    ----------
+    As :class:`~sksurv_camlif.presets.CoxnetCV`.
+
+    Attributes
+    ----------
+    best_estimator_ : Pipeline
+    alpha_ : float
+    alphas_ : ndarray, the alphas compared
+    cv_scores_ : ndarray, shape (cv, len(alphas_))
+        Harrell's C of every candidate on every inner fold (NaN: the fit failed).
+    failures_ : list of str
+        One entry per inner fold on which some candidates failed.
+    baseline_ : BreslowEstimator
+    """
+
+    def fit(self, X, y):
+        """Choose alpha by inner CV on ``(X, y)``, then refit on all of it.
+
+        Returns
+        -------
+        self
+        """
+        event, time = check_array_survival(X, y)
+        pre = _all_features(self.numeric, self.categorical)
+        path = CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, alpha_min_ratio=self.alpha_min_ratio)
+        path.fit(pre.fit_transform(X), y)
+        idx = np.unique(np.linspace(0, len(path.alphas_) - 1, self.n_alphas).round().astype(int))
+        alphas = path.alphas_[idx]
+        folds = KFold(self.cv, shuffle=True, random_state=self.random_state).split(X)
+        scores = np.full((self.cv, len(alphas)), np.nan)
+        failures = []
+        for k, (train, test) in enumerate(folds):
+            pre = _all_features(self.numeric, self.categorical)
+            model, n = _path_fit(pre.fit_transform(X.iloc[train]), y[train], alphas, self.l1_ratio)
+            Z = pre.transform(X.iloc[test])
+            for j in range(n):
+                risk = model.predict(Z, alpha=alphas[j])
+                scores[k, j] = concordance_index_censored(event[test], time[test], risk)[0]
+            if n < len(alphas):
+                failures.append(f"inner fold {k + 1}: the {len(alphas) - n} smallest alpha(s) "
+                                f"(from {alphas[n]:.3g}) failed numerically")
+        usable = ~np.isnan(scores).any(axis=0)
+        if not usable.any():
+            raise ArithmeticError("Coxnet failed numerically at every alpha on some inner fold")
+        mean = np.where(usable, scores.mean(axis=0), -np.inf)
+        best = int(np.argmax(mean))  # the first best, as GridSearchCV
+        self.alphas_, self.cv_scores_, self.failures_ = alphas, scores, failures
+        self.best_estimator_ = make_pipeline(
+            _all_features(self.numeric, self.categorical),
+            CoxnetSurvivalAnalysis(l1_ratio=self.l1_ratio, alphas=alphas[: best + 1]),
+        ).fit(X, y)
+        self.alpha_ = float(alphas[best])
+        self.baseline_ = BreslowEstimator().fit(self.best_estimator_.predict(X), event, time)
+        return self
+
+
+CAMLIF = "CAMLIFSurvival"
+
+
+def _first_line(text):
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def _cv_fold(k, train, test, models, X, y):
+    """Fit and score every model on one fold.
+
+    Returns
+    -------
+    rows : list of dict
+        fold, model, c_index, ibs (NaN where a baseline failed).
+    notes : list of str
+        One line per model that failed (or whose Coxnet lost candidate alphas on an inner
+        fold), and one for the distinct warnings of a model that did not fail.
+    seconds : float
+    """
+    start = _time.perf_counter()
+    rows, notes = [], []
+    for name, model in models.items():
+        row = {"fold": k, "model": name, "c_index": np.nan, "ibs": np.nan}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("ignore", UserWarning)  # e.g. Coxnet's all-zero path start
+            try:
+                row.update(_fit_score(clone(model), X, y, train, test))
+            except Exception as exc:
+                if name == CAMLIF:
+                    raise CLIError(f"{CAMLIF} failed on fold {k}: {type(exc).__name__}: "
+                                   f"{_first_line(exc)}") from exc
+                # a baseline is a reference, not the product: say so in one line, go on
+                notes.append(f"{name}, fold {k}: failed ({type(exc).__name__}: "
+                             f"{_first_line(exc)}); its C and IBS are left out")
+        messages = list(dict.fromkeys(f"{w.category.__name__}: {_first_line(w.message)}" for w in caught))
+        if messages and np.isfinite(row["c_index"]):  # a failure's line says enough
+            more = f" and {len(messages) - 3} more" if len(messages) > 3 else ""
+            notes.append(f"{name}, fold {k}: warned: {'; '.join(messages[:3])}{more}")
+        notes += [f"{name}, fold {k}: {f}" for f in row.pop("failures", [])]
+        rows.append(row)
+    return rows, notes, _time.perf_counter() - start
+
+
+def _fit_score(fitted, X, y, train, test):
+    fitted.fit(X.iloc[train], y[train])
+    risk = fitted.predict(X.iloc[test])
+    c = concordance_index_censored(y[test]["event"], y[test]["time"], risk)[0]
+    grid = _grid(y[train], y[test])
+    ibs = np.nan
+    if len(grid) >= 2:
+        surv = fitted.predict_survival_function(X.iloc[test], return_array=False)
+        # the censoring distribution (train part) is not defined beyond its last
+        # time: clip test times there, as the benchmark does (every grid time is below)
+        y_test = y[test].copy()
+        y_test["time"] = np.minimum(y_test["time"], y[train]["time"].max())
+        ibs = integrated_brier_score(y[train], y_test, np.vstack([fn(grid) for fn in surv]), grid)
+    failures = list(getattr(fitted, "failures_", []))
+    return {"c_index": c, "ibs": ibs, **({"failures": failures} if failures else {})}
+
+
+def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, split_columns=None,
+       n_jobs=1, verbose=0):
     """CV of the spec's estimator beside Coxnet (all spec columns) and CoxPH (clinical);
     returns a DataFrame of Harrell's C and IBS per fold and model.
 
@@ -257,10 +597,22 @@ def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, 
     ``split_columns``, the train/test splits those boolean columns give (True: train), e.g.
     the authors' splits of the bundled TCGA-GBMLGG data, so that the demo's figures can be
     reproduced from a table.
-    """
-    from tqdm.auto import tqdm
 
-    from .presets import CoxnetCV
+    Parameters
+    ----------
+    n_jobs : int, default=1
+        Folds run at once (joblib processes). Every fold's models have fixed seeds, so the
+        figures do not depend on it.
+    verbose : int, default=0
+        A line on stderr per fold with its C of every model (and, with ``n_jobs=1``, the
+        training progress of CAMLIFSurvival).
+
+    Baseline failures and warnings are one line each on stderr (the model and fold); a
+    failed baseline's C and IBS on that fold are NaN. The Coxnet baseline is
+    :class:`CoxnetPathCV`.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
 
     data = read_table(data_path)
     X, y = _outcome(data, time, event)
@@ -268,34 +620,32 @@ def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, 
         X, folds = _given_splits(X, split_columns)
     else:
         folds = StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(X, y["event"])
+    folds = list(folds)
     spec = read_spec(spec_path)
     est = build_estimator(spec, list(X.columns))
+    X = _model_input(est, X, "the spec uses")
+    # the same fixed seed on every fold: the figures do not depend on n_jobs or fold order
     est.set_params(random_state=spec.get("estimator", {}).get("random_state", seed))
-    clinical, numeric, categorical = _clinical(spec, list(X.columns))
-    block_cols = [c for _, _, cols in est.modalities for c in cols]
-    models = {
-        "CAMLIFSurvival": est,
-        "Coxnet (all)": CoxnetCV(block_cols + numeric, categorical, random_state=seed),
-    }
+    if verbose and n_jobs == 1:  # a progress bar per worker process would garble the output
+        est.set_params(verbose=1)
+    parts = _parts(spec, list(X.columns))
+    numeric = [c for _, num, _ in parts for c in num]
+    categorical = [c for _, _, cat in parts for c in cat]
+    clinical, _, _ = _clinical(spec, list(X.columns))
+    models = {CAMLIF: est, "Coxnet (all)": CoxnetPathCV(numeric, categorical, random_state=seed)}
     if clinical is not None:
         models["CoxPH (clinical)"] = make_pipeline(clone(clinical[0]), CoxPHSurvivalAnalysis(alpha=1e-4))
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_cv_fold)(k, train, test, models, X, y) for k, (train, test) in enumerate(folds, start=1)
+    )
     rows = []
-    for k, (train, test) in enumerate(tqdm(list(folds), desc="folds", disable=not progress), start=1):
-        for name, model in models.items():
-            fitted = clone(model)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                fitted.fit(X.iloc[train], y[train])
-            risk = fitted.predict(X.iloc[test])
-            c = concordance_index_censored(y[test]["event"], y[test]["time"], risk)[0]
-            grid = _grid(y[train], y[test])
-            ibs = np.nan
-            if len(grid) >= 2:
-                surv = fitted.predict_survival_function(X.iloc[test], return_array=False)
-                # the censoring distribution (train part) is not defined beyond its last
-                # time: clip test times there, as the benchmark does (every grid time is below)
-                y_test = y[test].copy()
-                y_test["time"] = np.minimum(y_test["time"], y[train]["time"].max())
-                ibs = integrated_brier_score(y[train], y_test, np.vstack([fn(grid) for fn in surv]), grid)
-            rows.append({"fold": k, "model": name, "c_index": c, "ibs": ibs})
+    bar = tqdm(jobs, total=len(folds), desc="folds", disable=not progress or bool(verbose))
+    for fold_rows, notes, seconds in bar:
+        for note in notes:
+            tqdm.write(f"sksurv-camlif cv: {note}", file=sys.stderr)
+        if verbose:
+            scores = ", ".join(f"{r['model']} C {r['c_index']:.4f}" for r in fold_rows)
+            tqdm.write(f"fold {fold_rows[0]['fold']}/{len(folds)} ({seconds:.1f} s): {scores}",
+                       file=sys.stderr)
+        rows += fold_rows
     return pd.DataFrame(rows)

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
@@ -84,6 +85,28 @@ def test_bad_spec_keys(spec, tmp_path, capsys):
     assert "unknown parameter(s) ['width']" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("block, clinical, message", [
+    ('name = "g"\ncategorical = "gender"', "", r"spec: modality 'g': categorical must be a list of column names"),
+    ('name = "g"\nnumeric = ["EGFR", "age"]', 'numeric = ["age"]',
+     r"column 'age' is in both modality 'g' and clinical; a column belongs to one block"),
+    ('name = "g"\ncolumns = ["EGFR"]\ncategorical = ["EGFR"]', "",
+     r"modality 'g': column\(s\) \['EGFR'\] are listed as both numeric and categorical"),
+    ('name = "g"\ncategorical = ["nope"]', "", r"modality 'g': column\(s\) \['nope'\] are not in the data"),
+    ('name = "g"\ncolumns = ["EGFR"]\nscale = "yes"', "", r"modality 'g': scale must be true or false"),
+])
+def test_bad_block_specs(tmp_path, capsys, block, clinical, message):
+    spec = _block_spec(tmp_path, block, clinical)
+    assert main(_fit_args(spec, tmp_path / "m.joblib")) == 1
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_estimator_table_cannot_set_the_blocks(spec, tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(spec.read_text().replace("[estimator]", '[estimator]\nclinical = "age"'))
+    assert main(_fit_args(bad, tmp_path / "m.joblib")) == 1
+    assert "[estimator] cannot set ['clinical']" in capsys.readouterr().err
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
@@ -130,3 +153,238 @@ def test_bad_split_column(spec, tmp_path, capsys, values, message):
     code = main(["cv", str(tmp_path / "d.csv"), "--time", "days", "--event", "death",
                  "--spec", str(spec), "--split-columns", "split1", "--quiet"])
     assert code == 1 and message in capsys.readouterr().err
+
+
+# -- tables with text columns, unused columns, parallel folds, baselines, start-up ---------
+
+def _block_spec(tmp_path, block, clinical='numeric = ["age"]\ncategorical = ["gender"]'):
+    """A spec with the tiny network, the given [[modalities]] body and [clinical] body."""
+    table = "\n".join(f"{k} = {v!r}".replace("'", '"') for k, v in FAST.items())
+    path = tmp_path / "block.toml"
+    path.write_text(f"[estimator]\n{table}\n\n[[modalities]]\n{block}\n\n[clinical]\n{clinical}\n")
+    return path
+
+
+def _table(tmp_path, data, name="table.csv"):
+    data.to_csv(tmp_path / name, index=False)
+    return tmp_path / name
+
+
+def test_categorical_columns_in_a_block(tmp_path, capsys):
+    """`categorical` in a [[modalities]] block: most-frequent imputed, then one-hot; a level
+    unseen in training predicts; a pattern does not make a categorical column numeric."""
+    data = pd.read_csv(DATA)
+    data["subtype"] = ["a", "b", "c", None] * 50
+    spec = _block_spec(tmp_path, 'name = "mixed"\npattern = "^(1[0-9][pq]|EGFR|subtype)$"\n'
+                                 'categorical = ["subtype", "histology"]')
+    model, pred, table = tmp_path / "m.joblib", tmp_path / "p.csv", _table(tmp_path, data)
+    args = ["fit", str(table), "--time", "days", "--event", "death", "--spec", str(spec), "--out", str(model)]
+    assert main(args) == 0, capsys.readouterr().err
+    est = joblib.load(model)
+    parts = {name: cols for name, _, cols in est.modalities[0][1].transformers}
+    assert parts["cat"] == ["subtype", "histology"]
+    assert "subtype" not in parts["num"] and "EGFR" in parts["num"]
+    # one output per level; the missing one imputed with the most frequent (no "nan" level)
+    names = list(est._blocks[0].feature_names_out(est.feature_names_in_))
+    assert [n for n in names if "subtype" in n] == [f"mixed__cat__subtype_{v}" for v in "abc"]
+    new = data.assign(subtype=["z"] * 200)  # a level never seen
+    assert main(["predict", str(model), str(_table(tmp_path, new, "new.csv")), "--out", str(pred)]) == 0
+    assert pd.read_csv(pred)["risk"].notna().all()
+    bad = data.assign(EGFR=["high"] * 200)  # predict checks the table too
+    assert main(["predict", str(model), str(_table(tmp_path, bad, "bad.csv")), "--out", str(pred)]) == 1
+    assert "modality 'mixed': column(s) ['EGFR'] hold text (e.g. 'high' in 'EGFR')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("block, clinical, message", [
+    ('name = "genomic"\ncolumns = ["EGFR", "gender"]', 'numeric = ["age"]',
+     r"modality 'genomic': column\(s\) \['gender'\] hold text \(e\.g\. '(male|female)' in 'gender'\), "
+     r"not numbers; list them under categorical in that block"),
+    ('name = "cnv"\npattern = "^[0-9]+[pq]$|^hist"', 'numeric = ["age"]',
+     r"modality 'cnv': column\(s\) \['histology'\] hold text"),
+    ('name = "genomic"\ncolumns = ["EGFR"]', 'numeric = ["age", "gender"]',
+     r"clinical: column\(s\) \['gender'\] hold text .* move them from numeric to categorical"),
+])
+def test_text_in_a_numeric_part_names_block_and_column(tmp_path, capsys, block, clinical, message):
+    spec, model = _block_spec(tmp_path, block, clinical), tmp_path / "m.joblib"
+    assert main(_fit_args(spec, model)) == 1
+    assert re.search(message, capsys.readouterr().err)
+    assert not model.exists()
+
+
+def test_unused_columns_are_neither_needed_nor_counted(spec, tmp_path, capsys):
+    """The example spec uses 84 columns: the model is fitted on those (not on `patient` or
+    an extra text column) and predicts from a table that lacks the unused ones."""
+    data = pd.read_csv(DATA).assign(note="free text", sample_yr=1997)
+    model, pred = tmp_path / "m.joblib", tmp_path / "p.csv"
+    assert main(_fit_args(spec, model)[:1] + [str(_table(tmp_path, data))] + _fit_args(spec, model)[2:]) == 0
+    assert "fitted on 84 columns" in capsys.readouterr().out
+    est = joblib.load(model)
+    assert est.n_features_in_ == 84 and not {"patient", "note", "sample_yr", "days"} & set(est.feature_names_in_)
+    slim = data.drop(columns=["patient", "note", "sample_yr", "days", "death"])
+    assert main(["predict", str(model), str(_table(tmp_path, slim[slim.columns[::-1]], "slim.csv")),
+                 "--out", str(pred)]) == 0
+    X = data[list(est.feature_names_in_)]
+    assert_allclose(pd.read_csv(pred)["risk"], est.predict(X), rtol=1e-6, atol=1e-7)
+    assert main(["predict", str(model), str(_table(tmp_path, slim.drop(columns=["age", "1q"]), "bad.csv")),
+                 "--out", str(pred)]) == 1
+    assert "the data lack column(s) the model was fitted with: ['1q', 'age']" in capsys.readouterr().err
+
+
+def test_cv_n_jobs_gives_the_serial_figures(spec, tmp_path):
+    from sksurv_camlif.cli import cv
+
+    small = _table(tmp_path, pd.read_csv(DATA).iloc[:80])
+    kwargs = dict(time="days", event="death", n_splits=2, seed=3, progress=False)
+    serial = cv(small, spec, n_jobs=1, **kwargs)
+    parallel = cv(small, spec, n_jobs=2, **kwargs)
+    assert len(serial) == 6 and serial["c_index"].notna().all()
+    pd.testing.assert_frame_equal(parallel, serial)
+
+
+def test_cv_verbose_prints_a_line_per_fold(spec, capsys):
+    assert main(["cv", str(DATA), "--time", "days", "--event", "death", "--spec", str(spec),
+                 "--splits", "2", "--verbose"]) == 0
+    err = capsys.readouterr().err
+    for k in (1, 2):
+        assert re.search(rf"^fold {k}/2 \(\d+\.\d s\): CAMLIFSurvival C 0\.\d{{4}}, Coxnet \(all\) C 0\.\d{{4}}",
+                         err, flags=re.M), err
+
+
+def test_coxnet_baseline_converges_where_cold_fits_fail():
+    """On this training part (the example table, folds of seed 4) presets.CoxnetCV's cold fit
+    at its smallest alphas stops with "weights are too large"; CoxnetPathCV reaches the same
+    alphas along the path and chooses the same alpha."""
+    import warnings
+
+    from sklearn.exceptions import FitFailedWarning
+    from sklearn.model_selection import StratifiedKFold
+    from sksurv.util import Surv
+
+    from sksurv_camlif.cli import CoxnetPathCV
+    from sksurv_camlif.presets import CoxnetCV
+
+    data = pd.read_csv(DATA)
+    y = Surv.from_arrays(data["death"].astype(bool), data["days"].astype(float))
+    numeric = [c for c in data.columns if c not in ("patient", "death", "days", "gender", "histology")]
+    train = next(StratifiedKFold(5, shuffle=True, random_state=4).split(data, y["event"]))[0]
+    args = (numeric, ["gender", "histology"])
+    with pytest.warns(FitFailedWarning):
+        cold = CoxnetCV(*args, random_state=4).fit(data.iloc[train], y[train])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitFailedWarning)
+        path = CoxnetPathCV(*args, random_state=4).fit(data.iloc[train], y[train])
+    assert path.failures_ == [] and not np.isnan(path.cv_scores_).any()
+    assert_allclose(path.alphas_, cold.alphas_)
+    assert path.alpha_ == cold.alpha_
+
+
+def test_baseline_failures_are_one_line_each(spec, capsys, monkeypatch):
+    """A baseline that fails (here CoxPH, made to) costs one line per fold on stderr, no
+    traceback; Coxnet, whose smallest alphas are made to fail and every fit to warn, a line
+    per inner fold that lost alphas and one for its warnings; the command succeeds."""
+    from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
+
+    from sksurv_camlif import cli
+
+    import warnings
+
+    class Broken(CoxPHSurvivalAnalysis):
+        def fit(self, X, y):  # the warnings before a failure add no line
+            warnings.warn("overflow encountered in exp", RuntimeWarning)
+            raise np.linalg.LinAlgError("Matrix is singular.\nmore detail")
+
+    class Fragile(CoxnetSurvivalAnalysis):
+        def fit(self, X, y):  # the smallest two of the ten candidate alphas fail
+            if self.alphas is not None and len(self.alphas) > 8:
+                raise ArithmeticError("Numerical error, because weights are too large.")
+            for i in range(5):  # many warnings: one line
+                warnings.warn(f"warning {i}\nsecond line", RuntimeWarning)
+            return super().fit(X, y)
+
+    # the CLI's baselines only: CAMLIFSurvival's own offset fits stay as they are
+    monkeypatch.setattr(cli, "CoxPHSurvivalAnalysis", Broken)
+    monkeypatch.setattr(cli, "CoxnetSurvivalAnalysis", Fragile)
+    assert main(["cv", str(DATA), "--time", "days", "--event", "death", "--spec", str(spec),
+                 "--splits", "2", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and len(lines) == 2 * (1 + 3 + 1), err
+    for k in (1, 2):
+        assert (f"sksurv-camlif cv: CoxPH (clinical), fold {k}: failed (LinAlgError: Matrix is "
+                "singular.); its C and IBS are left out") in lines
+        for inner in (1, 2, 3):
+            assert any(line.startswith(f"sksurv-camlif cv: Coxnet (all), fold {k}: inner fold {inner}: "
+                                       "the 2 smallest alpha(s)") for line in lines), err
+        assert (f"sksurv-camlif cv: Coxnet (all), fold {k}: warned: RuntimeWarning: warning 0; "
+                "RuntimeWarning: warning 1; RuntimeWarning: warning 2 and 2 more") in lines
+    assert re.search(r"CoxPH \(clinical\)\s+C nan", out)
+    assert re.search(r"Coxnet \(all\)\s+C 0\.\d+", out)
+
+
+def test_cv_on_the_example_writes_nothing_to_stderr(spec, tmp_path):
+    """In a fresh process (warnings as the user sees them): seed 4, whose folds made
+    presets.CoxnetCV print FitFailedWarning tracebacks, leaves stderr empty."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run(
+        [sys.executable, "-m", "sksurv_camlif", "cv", str(DATA), "--time", "days", "--event", "death",
+         "--spec", str(spec), "--seed", "4", "--quiet"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
+    assert "Coxnet (all)" in proc.stdout
+
+
+def test_help_imports_neither_torch_nor_scikit_survival():
+    """`--help` starts fast: it imports neither torch nor scikit-survival; the estimator,
+    imported from the package, still comes after scikit-survival's Pipeline patch."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['sksurv-camlif', '--help']\n"
+        "try:\n    runpy.run_module('sksurv_camlif', run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "print('LOADED', sorted(m for m in ('torch', 'sksurv', 'sklearn') if m in sys.modules))\n"
+        "from sksurv_camlif import CAMLIFSurvival\n"
+        "from sklearn.pipeline import Pipeline\n"
+        "print('AFTER', 'torch' in sys.modules, hasattr(Pipeline, 'predict_survival_function'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "usage: sksurv-camlif" in proc.stdout
+    assert "LOADED []" in proc.stdout and "AFTER True True" in proc.stdout, proc.stdout[-500:]
+
+
+def test_the_flchain_and_the_reference_page_specs_build(tmp_path):
+    """examples/cli_flchain.toml fits scikit-survival's flchain columns, 7 of them; the
+    spec shown in docs/cli.md is valid and selects what its comments say."""
+    from sksurv.datasets import load_flchain
+
+    from sksurv_camlif.cli import model_columns
+
+    X, _ = load_flchain()
+    est = build_estimator(read_spec(EXAMPLES / "cli_flchain.toml"), ["id", *X.columns])
+    assert model_columns(est) == ["kappa", "lambda", "flc.grp", "creatinine", "mgus", "age", "sex"]
+
+    page = (EXAMPLES.parent / "docs" / "cli.md").read_text()
+    (toml,) = re.findall(r"^```toml\n(.*?)^```", page, flags=re.M | re.S)
+    names = ["id", "albumin", "creatinine", "crp", "marker_1", "marker_2", "hb_class", "urine_protein",
+             "cn_1p", "cn_1q", "age", "bmi", "sex", "stage", "smoker", "notes"]
+    (tmp_path / "page.toml").write_text(toml)
+    est = build_estimator(read_spec(tmp_path / "page.toml"), names)
+    labs = {name: cols for name, _, cols in est.modalities[0][1].transformers}
+    assert labs == {"num": ["albumin", "creatinine", "crp", "marker_1", "marker_2"],
+                    "cat": ["hb_class", "urine_protein"]}
+    cnv_steps = [type(step).__name__ for _, step in est.modalities[1][1].steps]
+    assert cnv_steps == ["SimpleImputer"] and est.modalities[1][2] == ["cn_1p", "cn_1q"]
+    assert "id" not in model_columns(est) and "notes" not in model_columns(est)
