@@ -98,15 +98,8 @@ def _block_columns(block, names):
     a column listed under ``categorical`` is never numeric, so that a pattern may match it.
     """
     where = f"modality {block['name']!r}"
-    categorical = list(dict.fromkeys(block.get("categorical", [])))
-    listed = list(dict.fromkeys(block.get("columns", []) + block.get("numeric", [])))
-    both = [c for c in listed if c in categorical]
-    if both:
-        raise CLIError(f"{where}: column(s) {both} are listed as both numeric and categorical")
-    missing = [c for c in listed + categorical if c not in names]
-    if missing:
-        raise CLIError(f"{where}: column(s) {missing} are not in the data")
-    numeric = listed
+    numeric, categorical = _listed(block.get("columns", []) + block.get("numeric", []),
+                                   block.get("categorical", []), names, where)
     if "pattern" in block:
         try:
             regex = re.compile(block["pattern"])
@@ -115,6 +108,18 @@ def _block_columns(block, names):
         numeric += [c for c in names if regex.search(c) and c not in numeric and c not in categorical]
     if not numeric and not categorical:
         raise CLIError(f"{where}: no column of the data matches")
+    return numeric, categorical
+
+
+def _listed(numeric, categorical, names, where):
+    """The listed numeric and categorical columns (each once), checked against the data."""
+    numeric, categorical = list(dict.fromkeys(numeric)), list(dict.fromkeys(categorical))
+    both = [c for c in numeric if c in categorical]
+    if both:
+        raise CLIError(f"{where}: column(s) {both} are listed as both numeric and categorical")
+    missing = [c for c in numeric + categorical if c not in names]
+    if missing:
+        raise CLIError(f"{where}: column(s) {missing} are not in the data")
     return numeric, categorical
 
 
@@ -146,14 +151,7 @@ def _clinical(spec, names):
     clinical = spec.get("clinical")
     if not clinical:
         return None, [], []
-    numeric = list(dict.fromkeys(clinical.get("numeric", [])))
-    categorical = list(dict.fromkeys(clinical.get("categorical", [])))
-    both = [c for c in numeric if c in categorical]
-    if both:
-        raise CLIError(f"clinical: column(s) {both} are listed as both numeric and categorical")
-    missing = [c for c in numeric + categorical if c not in names]
-    if missing:
-        raise CLIError(f"clinical: column(s) {missing} are not in the data")
+    numeric, categorical = _listed(clinical.get("numeric", []), clinical.get("categorical", []), names, "clinical")
     parts = []
     if numeric:
         parts.append(("num", make_pipeline(SimpleImputer(), StandardScaler()), numeric))
