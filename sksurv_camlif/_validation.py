@@ -2,6 +2,7 @@
 naming the problem."""
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 from sksurv.util import check_array_survival
@@ -9,9 +10,22 @@ from sksurv.util import check_array_survival
 __all__ = ["check_X", "check_survival_y"]
 
 
+def _from_polars(X, estimator):
+    """A polars DataFrame as a pandas one (column by column: no pyarrow needed); a
+    LazyFrame is refused, as scikit-survival refuses it."""
+    if type(X).__name__ == "LazyFrame":
+        raise TypeError(
+            f"{type(estimator).__name__} got a polars LazyFrame; call .collect() to pass a polars DataFrame"
+        )
+    return pd.DataFrame({name: X.get_column(name).to_numpy() for name in X.columns})
+
+
 def check_X(estimator, X, reset):
-    """X as given (a DataFrame stays one), checked; ``n_features_in_`` and
-    ``feature_names_in_`` set (``reset``) or compared with the fitted ones."""
+    """X as given (a pandas DataFrame stays one, a polars DataFrame becomes one), checked;
+    ``n_features_in_`` and ``feature_names_in_`` set (``reset``) or compared with the
+    fitted ones."""
+    if type(X).__module__.split(".")[0] == "polars":
+        X = _from_polars(X, estimator)
     if sp.issparse(X):
         raise TypeError(f"{type(estimator).__name__} does not support sparse input X; convert it with X.toarray()")
     if not hasattr(X, "iloc"):
