@@ -334,7 +334,8 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
                 fitted = self._fit_plain(data, settings)
             else:
                 fitted = self._fit_protocol(out, data, offset, weights, settings)
-            risk = self._log_risk(fitted, out, data)
+            risk, network = self._log_risk(fitted, out, data)
+            fitted["_explain_means"] = self._training_means(fitted, out, risk, network)
         if not np.isfinite(risk).all():
             raise FloatingPointError(
                 "the trained network predicts NaN or inf on the training data; lower "
@@ -407,12 +408,34 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
 
     @staticmethod
     def _log_risk(fitted, out, data):
-        """``(1 - w) offset(x) + w mean_k f_k(x)`` (float64) of the fitted state ``fitted``."""
+        """``(1 - w) offset(x) + w mean_k f_k(x)`` (float64) of the fitted state ``fitted``,
+        and the networks' share ``w mean_k f_k(x)`` (zeros without network)."""
         offset, weight = fitted["offset_"], fitted["residual_weight_"]
         risk = np.zeros(len(data)) if offset is None else fitted["offset_weight_"] * offset.predict(out)
+        network = np.zeros(len(data))
         if weight != 0:
-            risk = risk + weight * members_log_risk(fitted["members_"], data)
-        return risk
+            network = weight * members_log_risk(fitted["members_"], data)
+            risk = risk + network
+        return risk, network
+
+    @staticmethod
+    def _linear_shares(fitted, out):
+        """The offset's weighted share, in total and by block (``linear__<block>``)."""
+        offset, v = fitted["offset_"], fitted["offset_weight_"]
+        if offset is None:
+            return None, {}
+        parts = {f"linear__{key}": v * value for key, value in offset.contributions(out).items()}
+        return v * offset.predict(out), parts
+
+    def _training_means(self, fitted, out, risk, network):
+        """The training patients' mean log-risk and mean of every share, which
+        :meth:`explain` centres on."""
+        linear, parts = self._linear_shares(fitted, out)
+        means = {"baseline": float(risk.mean()), "network": float(network.mean())}
+        if linear is not None:
+            means["linear"] = float(linear.mean())
+            means.update({key: float(value.mean()) for key, value in parts.items()})
+        return means
 
     # -- predict ----------------------------------------------------------------------------
     def _inputs(self, X):
@@ -435,7 +458,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         check_is_fitted(self, "members_")
         with torch_threads(self._threads(self.device_)):
             _, out, data = self._inputs(X)
-            return self._log_risk(self.__dict__, out, data)
+            return self._log_risk(self.__dict__, out, data)[0]
 
     def explain(self, X):
         """Per-patient contributions to the predicted log-risk, as a tidy DataFrame.
@@ -449,28 +472,36 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
 
         Returns
         -------
-        pandas.DataFrame, one row per patient (X's index): ``log_risk`` (= ``predict(X)``);
-        ``linear`` (the offset's share ``(1 - w) offset(x)``, absent without offset) and
-        ``network`` (``w * mean_k f_k(x)``), which add up to it; ``linear__<block>`` and
-        ``linear__clinical``, the offset's share by block (absent modalities enter at their
-        training mean, so 0); ``present__<block>``; the modal-attention gates
-        ``gate_original__<block>`` and ``gate_enhanced__<block>`` in (0, 1); ``owc__<part>``,
-        the mean optimal-weight-concatenation weight of each fused part. Gates and weights are
-        means over the members, absent when no network was trained.
+        pandas.DataFrame, one row per patient (X's index). Every share is centred on the
+        training patients' mean, so that ``baseline + linear + network == log_risk``:
+
+        - ``log_risk``: the prediction, ``predict(X)``;
+        - ``baseline``: the training patients' mean log-risk (the same on every row);
+        - ``linear``: the offset's share ``(1 - w) offset(x)``, centred (absent without
+          offset); ``linear__<block>`` and ``linear__clinical``: that share by block,
+          centred, adding up to ``linear`` (an absent modality enters at its training mean);
+        - ``network``: the networks' share ``w mean_k f_k(x)``, centred;
+        - ``present__<block>``: whether the modality was present;
+        - ``gate_original__<block>``, ``gate_enhanced__<block>``: the modal-attention gates
+          of the original and cross-attention-enhanced class tokens, in (0, 1);
+        - ``owc__<part>``: the mean optimal-weight-concatenation weight of each fused part.
+
+        Gates and weights are means over the members, absent when no network was trained.
+        The user guide's glossary says what each column means for a patient.
         """
         check_is_fitted(self, "members_")
         with torch_threads(self._threads(self.device_)):
             X, out, data = self._inputs(X)
+            risk, network = self._log_risk(self.__dict__, out, data)
             internals = [network_internals(m, data) for m in self.members_]
-        linear, parts = None, {}
-        if self.offset_ is not None:
-            parts = {key: self.offset_weight_ * value for key, value in self.offset_.contributions(out).items()}
-            linear = self.offset_weight_ * self.offset_.predict(out)
-        network = np.zeros(X.shape[0])
-        if internals and self.residual_weight_ != 0:
-            network = self.residual_weight_ * np.mean([i["log_risk"] for i in internals], axis=0)
+        means = self._explain_means
+        linear, parts = self._linear_shares(self.__dict__, out)
+        if linear is not None:
+            linear = linear - means["linear"]
+            parts = {key: value - means[key] for key, value in parts.items()}
         index = X.index if hasattr(X, "index") else pd.RangeIndex(X.shape[0])
-        return explanation_frame(index, self.modalities_, out.present, linear, parts, network, internals)
+        return explanation_frame(index, self.modalities_, out.present, risk, means["baseline"], linear, parts,
+                                 network - means["network"], internals)
 
     def predict_cumulative_hazard_function(self, X, return_array=False):
         """Cumulative hazard functions ``H(t | x) = H_0(t) exp(f(x))``.

@@ -64,7 +64,7 @@ def network_internals(module, data, chunk_size=PREDICT_CHUNK):
     return out
 
 
-def explanation_frame(index, names, present, linear, linear_parts, network, internals):
+def explanation_frame(index, names, present, log_risk, baseline, linear, linear_parts, network, internals):
     """The table of :meth:`CAMLIFSurvival.explain` from its parts.
 
     Parameters
@@ -72,16 +72,18 @@ def explanation_frame(index, names, present, linear, linear_parts, network, inte
     index : the rows' index
     names : list of str, the modalities
     present : ndarray of bool, shape (n, M)
-    linear : ndarray (n,) or None, the offset's weighted share
-    linear_parts : dict of {block: ndarray (n,)}, that share by block (adds up to ``linear``)
-    network : ndarray (n,), the networks' weighted share
+    log_risk : ndarray (n,), the prediction
+    baseline : float, the training patients' mean log-risk
+    linear : ndarray (n,) or None, the offset's centred share
+    linear_parts : dict of {column: ndarray (n,)}, that share by block (adds up to ``linear``)
+    network : ndarray (n,), the networks' centred share
     internals : list of dict, :func:`network_internals` of each member
     """
-    columns = {"log_risk": network if linear is None else linear + network}
+    columns = {"log_risk": log_risk, "baseline": np.full(len(log_risk), baseline)}
     if linear is not None:
         columns["linear"] = linear
     columns["network"] = network
-    columns.update({f"linear__{key}": value for key, value in linear_parts.items()})
+    columns.update(linear_parts)
     for m, name in enumerate(names):
         columns[f"present__{name}"] = present[:, m]
     for key in internals[0] if internals else ():

@@ -35,12 +35,17 @@ def test_shares_add_up_to_the_prediction(fitted, breast):
     X, _, _ = breast
     ex = fitted.explain(X)
     assert isinstance(ex, pd.DataFrame) and ex.index.equals(X.index)
-    assert_allclose(ex["log_risk"], fitted.predict(X), rtol=1e-6, atol=1e-7)  # float32 sums
-    assert_allclose(ex["linear"] + ex["network"], ex["log_risk"], atol=1e-10)
+    assert_array_equal(ex["log_risk"], fitted.predict(X))
+    assert_allclose(ex["baseline"] + ex["linear"] + ex["network"], ex["log_risk"], atol=1e-10)
     linear_parts = ex[["linear__a", "linear__b", "linear__clinical"]].sum(axis=1)
     assert_allclose(linear_parts, ex["linear"], atol=1e-8)
+    # every share is centred on the training patients (X is the training data here)
+    assert ex["baseline"].nunique() == 1 and ex["baseline"].iloc[0] == pytest.approx(fitted.predict(X).mean())
+    for col in ("linear", "network", "linear__a", "linear__b", "linear__clinical"):
+        assert abs(ex[col].mean()) < 1e-8, col
+    assert ex["network"].std() > 0
     assert_array_equal(ex["present__b"], ~X.iloc[:, 10:20].isna().all(axis=1).to_numpy())
-    assert (ex.loc[~ex["present__b"], "linear__b"] == 0).all()  # absent: the training mean
+    assert_allclose(ex.loc[~ex["present__b"], "linear__b"], 0, atol=1e-8)  # absent: the training mean
     for col in ("gate_original__a", "gate_enhanced__b", "owc__lmf_original", "owc__tokens_original"):
         assert ((ex[col] > 0) & (ex[col] < 1)).all(), col
 
@@ -59,7 +64,8 @@ def test_gates_are_those_of_the_forward_pass(breast):
         gates_hat = torch.sigmoid(member.mam_hat.gate(out.enhanced.flatten(1))).numpy()
     assert_allclose(ex[["gate_original__a", "gate_original__b"]], gates, rtol=1e-6)
     assert_allclose(ex[["gate_enhanced__a", "gate_enhanced__b"]], gates_hat, rtol=1e-6)
-    assert_allclose(ex["network"], out.log_risk.numpy(), rtol=1e-5, atol=1e-6)
+    network = out.log_risk.numpy().astype(float)
+    assert_allclose(ex["network"], network - network.mean(), rtol=1e-5, atol=1e-6)
     assert member.training is False  # explain leaves the members in eval mode, hooks removed
     assert not member.mam.gate._forward_hooks and not member.owc.net._forward_hooks
 
@@ -72,7 +78,7 @@ def test_linear_only_and_plain_network(breast):
     plain = _est(genes, **PLAIN).fit(X, y)
     ex = plain.explain(X)
     assert "linear" not in ex
-    assert_allclose(ex["network"], plain.predict(X), rtol=1e-10)
+    assert_allclose(ex["baseline"] + ex["network"], plain.predict(X), rtol=1e-10)
 
 
 def test_summary_over_a_data_set(fitted, breast):

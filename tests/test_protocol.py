@@ -247,9 +247,10 @@ def test_blend_is_a_convex_mix_of_the_offset_and_whole_networks(breast):
     half = _est(genes, residual_weights=[0.5], n_members=2).fit(X, y)
     assert half.residual_weight_ == 0.5 and half.offset_weight_ == 0.5
     parts = half.explain(X)
-    assert_allclose(parts["linear"], 0.5 * linear.predict(X), rtol=1e-6, atol=1e-8)
+    offset = linear.predict(X)
+    assert_allclose(parts["linear"], 0.5 * (offset - offset.mean()), rtol=1e-6, atol=1e-8)  # centred
     assert_allclose(parts["log_risk"], half.predict(X), rtol=1e-6, atol=1e-8)
-    assert_allclose(parts["log_risk"], parts["linear"] + parts["network"], atol=1e-10)
+    assert_allclose(parts["log_risk"], parts["baseline"] + parts["linear"] + parts["network"], atol=1e-10)
     whole = _est(genes, residual_weights=[1], n_members=2).fit(X, y)
     assert whole.offset_weight_ == 0.0
     assert_allclose(whole.explain(X)["linear"], 0.0)
