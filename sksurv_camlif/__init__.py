@@ -2,7 +2,7 @@
 
 from ._version import __version__
 
-__all__ = ["CAMLIFSurvival", "__version__"]
+__all__ = ["CAMLIFSurvival", "load", "__version__"]
 
 
 def __getattr__(name):
@@ -15,8 +15,13 @@ def __getattr__(name):
 
         globals()[name] = CAMLIFSurvival  # later look-ups skip __getattr__
         return CAMLIFSurvival
+    if name == "load":
+        from .model_file import load
+
+        globals()[name] = load
+        return load
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | {"CAMLIFSurvival"})
+    return sorted(set(globals()) | {"CAMLIFSurvival", "load"})

@@ -93,13 +93,14 @@ def _times(text):
 
 def _add_table_commands(sub):
     fit = sub.add_parser("fit", help="fit CAMLIFSurvival on a table and save it",
-                         description="Fit CAMLIFSurvival on a table; save the model (joblib).")
+                         description="Fit CAMLIFSurvival on a table; save the model as a model file "
+                                     "(skops format), which `predict` reads without running code from it.")
     _outcome_args(fit)
-    fit.add_argument("--out", required=True, help="where to save the fitted model (joblib)")
+    fit.add_argument("--out", required=True, help="where to save the fitted model, e.g. model.skops")
     fit.add_argument("--verbose", action="store_true", help="progress bar of the training")
     predict = sub.add_parser("predict", help="risks and survival of a table's patients",
                              description="Predict with a saved model; write a CSV, one row per patient.")
-    predict.add_argument("model", help="a model saved by `fit`")
+    predict.add_argument("model", help="a model file saved by `fit` (or CAMLIFSurvival.save)")
     predict.add_argument("data", help="CSV or Parquet table with the model's columns")
     predict.add_argument("--out", required=True, help="the CSV to write")
     predict.add_argument("--times", type=_times, nargs="+", default=[], metavar="T",
@@ -107,6 +108,12 @@ def _add_table_commands(sub):
     predict.add_argument("--explain", action="store_true",
                          help="also write the per-patient contributions (CAMLIFSurvival.explain)")
     predict.add_argument("--id", default=None, help="a column to copy to the output (patient id)")
+    predict.add_argument("--trust", action="append", default=[], metavar="TYPE",
+                         help="a type the model file may hold beyond the trusted ones, e.g. your own "
+                              "transformer class (mypackage.MyScaler); repeat for several")
+    predict.add_argument("--trust-pickle", action="store_true",
+                         help="also read MODEL if it is a pickle or joblib file. Unpickling runs any code "
+                              "the file's author put in it: use this only for files you made or trust")
     cv = sub.add_parser("cv", help="cross-validate beside Coxnet and CoxPH",
                         description="Stratified K-fold CV: Harrell's C and IBS of CAMLIFSurvival, "
                                     "Coxnet (all spec columns) and CoxPH (clinical), same folds.")
@@ -134,7 +141,8 @@ def _run_table_command(args):
         print(f"fitted on {est.n_features_in_} columns; saved to {args.out}")
     elif args.command == "predict":
         result = cli.predict(args.model, args.data, args.out, times=args.times,
-                             explain=args.explain, id_column=args.id)
+                             explain=args.explain, id_column=args.id, trust_pickle=args.trust_pickle,
+                             trusted=args.trust)
         print(f"{len(result)} prediction(s) written to {args.out}")
     else:
         folds = cli.cv(args.data, args.spec, time=args.time, event=args.event,

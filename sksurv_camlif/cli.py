@@ -27,10 +27,12 @@ command leaves no half-written file.
 """
 
 import os
+import pickle
 import sys
 import tempfile
 import time as _time
 import warnings
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -54,7 +56,7 @@ from .presets import CoxnetCV
 
 __all__ = [
     "CLIError", "CoxnetPathCV", "read_table", "read_spec", "build_estimator", "model_columns",
-    "fit", "predict", "cv",
+    "load_model", "fit", "predict", "cv",
 ]
 
 def read_table(path):
@@ -108,7 +110,8 @@ def _model_input(est, data, what):
 
 
 def fit(data_path, spec_path, out, *, time, event, verbose=0):
-    """Fit the spec's estimator on the table; save it with joblib to ``out``.
+    """Fit the spec's estimator on the table; save it to ``out`` as a model file
+    (:mod:`sksurv_camlif.model_file`).
 
     The model is fitted on the columns the spec uses only (:func:`model_columns`), so
     ``predict`` needs only those.
@@ -128,26 +131,64 @@ def fit(data_path, spec_path, out, *, time, event, verbose=0):
         est.fit(X, y)
     except ValueError as exc:
         raise CLIError(f"fit failed: {exc}") from exc
-    _write_atomically(out, lambda tmp: joblib.dump(est, tmp))
+    _write_atomically(out, est.save)
     return est
 
 
-def predict(model_path, data_path, out, *, times=(), explain=False, id_column=None):
+def load_model(model_path, *, trust_pickle=False, trusted=()):
+    """The CAMLIFSurvival in ``model_path``: a model file, or with ``trust_pickle`` also a
+    pickle or joblib file.
+
+    Parameters
+    ----------
+    model_path : str or path-like
+    trust_pickle : bool, default=False
+        Also read a file that is not a model file with :func:`joblib.load`. Unpickling runs
+        whatever code the file's author put in it, so this is never the default.
+    trusted : sequence of str, default=()
+        Types the model file may hold beyond the trusted ones (:func:`sksurv_camlif.load`).
+
+    Raises
+    ------
+    CLIError
+        The file cannot be read, is a pickle without ``trust_pickle``, holds an untrusted
+        type (named), or holds no CAMLIFSurvival.
+    """
+    from .model_file import ModelFileError, UntrustedTypesError, load
+
+    try:
+        if not zipfile.is_zipfile(model_path):  # model files are zip archives, pickles are not
+            if not trust_pickle:
+                raise CLIError(
+                    f"{model_path} is not a sksurv-camlif model file. If it is a pickle or joblib file "
+                    "that you trust, pass --trust-pickle: reading one runs any code its author put in it"
+                )
+            est = joblib.load(model_path)
+        else:
+            est = load(model_path, trusted=list(trusted))
+    except UntrustedTypesError as exc:
+        raise CLIError(f"{model_path}: {exc}; on the command line: --trust "
+                       f"{' --trust '.join(exc.types)}") from exc
+    except (OSError, ValueError, EOFError, ImportError, pickle.UnpicklingError, ModelFileError) as exc:
+        raise CLIError(f"cannot load the model {model_path}: {exc}") from exc
+    if not isinstance(est, CAMLIFSurvival):
+        raise CLIError(f"{model_path} does not hold a CAMLIFSurvival model")
+    return est
+
+
+def predict(model_path, data_path, out, *, times=(), explain=False, id_column=None, trust_pickle=False,
+            trusted=()):
     """Risks (and survival at ``times``, explanations) of the table's patients, as CSV.
 
     Only the columns the model was fitted on are read from the table; others are ignored.
+    ``trust_pickle`` and ``trusted``: as :func:`load_model`'s.
 
     Returns
     -------
     DataFrame
         What was written: one row per patient.
     """
-    try:
-        est = joblib.load(model_path)
-    except (OSError, ValueError, EOFError, ImportError) as exc:
-        raise CLIError(f"cannot load the model {model_path}: {exc}") from exc
-    if not isinstance(est, CAMLIFSurvival):
-        raise CLIError(f"{model_path} does not hold a CAMLIFSurvival model")
+    est = load_model(model_path, trust_pickle=trust_pickle, trusted=trusted)
     data = read_table(data_path)
     X = _model_input(est, data, "the model was fitted with")
     result = pd.DataFrame(index=data.index)

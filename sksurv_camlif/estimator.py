@@ -521,3 +521,17 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         as :meth:`predict_cumulative_hazard_function`'s."""
         check_is_fitted(self, "members_")
         return self._predict_survival_function(self._baseline_model, self.predict(X), return_array)
+
+    # -- model files --------------------------------------------------------------------------
+    def save(self, path):
+        """Write the fitted model to one file that :func:`sksurv_camlif.load` reads without
+        running code from it (:mod:`sksurv_camlif.model_file`).
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            Where to write; ``.skops`` is the usual extension.
+        """
+        from .model_file import save  # skops is imported when a model is saved
+
+        save(self, path)

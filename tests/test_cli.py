@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
+from sklearn.preprocessing import StandardScaler
 
-from conftest import TINY_NET
+import sksurv_camlif
+from conftest import TINY_NET, make_small_data, small_est
 from sksurv_camlif.__main__ import main
 from sksurv_camlif.cli import build_estimator, read_spec
 
@@ -34,7 +36,7 @@ def _fit_args(spec, out):
 
 
 def test_fit_then_predict_matches_the_python_api(spec, tmp_path, capsys):
-    model, pred = tmp_path / "model.joblib", tmp_path / "pred.csv"
+    model, pred = tmp_path / "model.skops", tmp_path / "pred.csv"
     assert main(_fit_args(spec, model)) == 0
     assert main(["predict", str(model), str(DATA), "--out", str(pred), "--times", "365", "730",
                  "--explain", "--id", "patient"]) == 0
@@ -50,7 +52,7 @@ def test_fit_then_predict_matches_the_python_api(spec, tmp_path, capsys):
     s365, s730 = out["survival_at_365"], out["survival_at_730"]
     assert ((s365 >= s730) & (s730 >= 0) & (s365 <= 1)).all()
     assert {"linear", "network", "present__genomic", "linear__cnv"} <= set(out.columns)
-    assert joblib.load(model).modalities_ == ["genomic", "cnv"]
+    assert sksurv_camlif.load(model).modalities_ == ["genomic", "cnv"]
 
 
 def test_cv_prints_three_models(spec, capsys):
@@ -69,19 +71,19 @@ def test_cv_prints_three_models(spec, capsys):
     (lambda args: [args[0], "spec.toml"] + args[2:], r"expected a .csv"),
 ])
 def test_clear_errors_and_nothing_written(spec, tmp_path, capsys, change, message):
-    out = tmp_path / "model.joblib"
+    out = tmp_path / "model.skops"
     assert main(change(_fit_args(spec, out))) == 1
     assert re.search(message, capsys.readouterr().err)
-    assert not out.exists() and not list(tmp_path.glob(".model.joblib*"))
+    assert not out.exists() and not list(tmp_path.glob(".model.skops*"))
 
 
 def test_bad_spec_keys(spec, tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text(spec.read_text().replace('name = "cnv"', 'name = "cnv"\ncolour = "red"'))
-    assert main(_fit_args(bad, tmp_path / "m.joblib")) == 1
+    assert main(_fit_args(bad, tmp_path / "m.skops")) == 1
     assert "unknown key(s) ['colour']" in capsys.readouterr().err
     bad.write_text(spec.read_text().replace("[estimator]", "[estimator]\nwidth = 3"))
-    assert main(_fit_args(bad, tmp_path / "m.joblib")) == 1
+    assert main(_fit_args(bad, tmp_path / "m.skops")) == 1
     assert "unknown parameter(s) ['width']" in capsys.readouterr().err
 
 
@@ -96,14 +98,14 @@ def test_bad_spec_keys(spec, tmp_path, capsys):
 ])
 def test_bad_block_specs(tmp_path, capsys, block, clinical, message):
     spec = _block_spec(tmp_path, block, clinical)
-    assert main(_fit_args(spec, tmp_path / "m.joblib")) == 1
+    assert main(_fit_args(spec, tmp_path / "m.skops")) == 1
     assert re.search(message, capsys.readouterr().err)
 
 
 def test_estimator_table_cannot_set_the_blocks(spec, tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text(spec.read_text().replace("[estimator]", '[estimator]\nclinical = "age"'))
-    assert main(_fit_args(bad, tmp_path / "m.joblib")) == 1
+    assert main(_fit_args(bad, tmp_path / "m.skops")) == 1
     assert "[estimator] cannot set ['clinical']" in capsys.readouterr().err
 
 
@@ -177,10 +179,10 @@ def test_categorical_columns_in_a_block(tmp_path, capsys):
     data["subtype"] = ["a", "b", "c", None] * 50
     spec = _block_spec(tmp_path, 'name = "mixed"\npattern = "^(1[0-9][pq]|EGFR|subtype)$"\n'
                                  'categorical = ["subtype", "histology"]')
-    model, pred, table = tmp_path / "m.joblib", tmp_path / "p.csv", _table(tmp_path, data)
+    model, pred, table = tmp_path / "m.skops", tmp_path / "p.csv", _table(tmp_path, data)
     args = ["fit", str(table), "--time", "days", "--event", "death", "--spec", str(spec), "--out", str(model)]
     assert main(args) == 0, capsys.readouterr().err
-    est = joblib.load(model)
+    est = sksurv_camlif.load(model)
     parts = {name: cols for name, _, cols in est.modalities[0][1].transformers}
     assert parts["cat"] == ["subtype", "histology"]
     assert "subtype" not in parts["num"] and "EGFR" in parts["num"]
@@ -205,7 +207,7 @@ def test_categorical_columns_in_a_block(tmp_path, capsys):
      r"clinical: column\(s\) \['gender'\] hold text .* move them from numeric to categorical"),
 ])
 def test_text_in_a_numeric_part_names_block_and_column(tmp_path, capsys, block, clinical, message):
-    spec, model = _block_spec(tmp_path, block, clinical), tmp_path / "m.joblib"
+    spec, model = _block_spec(tmp_path, block, clinical), tmp_path / "m.skops"
     assert main(_fit_args(spec, model)) == 1
     assert re.search(message, capsys.readouterr().err)
     assert not model.exists()
@@ -215,10 +217,10 @@ def test_unused_columns_are_neither_needed_nor_counted(spec, tmp_path, capsys):
     """The example spec uses 84 columns: the model is fitted on those (not on `patient` or
     an extra text column) and predicts from a table that lacks the unused ones."""
     data = pd.read_csv(DATA).assign(note="free text", sample_yr=1997)
-    model, pred = tmp_path / "m.joblib", tmp_path / "p.csv"
+    model, pred = tmp_path / "m.skops", tmp_path / "p.csv"
     assert main(_fit_args(spec, model)[:1] + [str(_table(tmp_path, data))] + _fit_args(spec, model)[2:]) == 0
     assert "fitted on 84 columns" in capsys.readouterr().out
-    est = joblib.load(model)
+    est = sksurv_camlif.load(model)
     assert est.n_features_in_ == 84 and not {"patient", "note", "sample_yr", "days"} & set(est.feature_names_in_)
     slim = data.drop(columns=["patient", "note", "sample_yr", "days", "death"])
     assert main(["predict", str(model), str(_table(tmp_path, slim[slim.columns[::-1]], "slim.csv")),
@@ -388,3 +390,61 @@ def test_the_flchain_and_the_reference_page_specs_build(tmp_path):
     cnv_steps = [type(step).__name__ for _, step in est.modalities[1][1].steps]
     assert cnv_steps == ["SimpleImputer"] and est.modalities[1][2] == ["cn_1p", "cn_1q"]
     assert "id" not in model_columns(est) and "notes" not in model_columns(est)
+
+
+def _write_marker(path):
+    with open(path, "w") as f:
+        f.write("this ran")
+
+
+class _Payload:
+    """Unpickling it writes a file: what a malicious model pickle does."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return _write_marker, (self.path,)
+
+
+def test_predict_reads_a_pickle_only_with_trust_pickle(spec, tmp_path, capsys):
+    """A pickle or joblib file is refused (and not run) unless --trust-pickle says the user
+    trusts it; a genuine one then predicts as the model file does."""
+    model, old, pred = tmp_path / "model.skops", tmp_path / "old.joblib", tmp_path / "p.csv"
+    assert main(_fit_args(spec, model)) == 0
+    joblib.dump(sksurv_camlif.load(model), old)
+    args = ["predict", str(old), str(DATA), "--out", str(pred)]
+    assert main(args) == 1
+    assert "--trust-pickle" in capsys.readouterr().err and not pred.exists()
+    assert main(args + ["--trust-pickle"]) == 0
+    risk = pd.read_csv(pred)["risk"]
+    assert main(["predict", str(model), str(DATA), "--out", str(pred)]) == 0
+    assert_allclose(pd.read_csv(pred)["risk"], risk, rtol=0, atol=0)
+    # a payload pickle: refused, and its code never runs
+    marker, evil = tmp_path / "ran.txt", tmp_path / "evil.skops"
+    joblib.dump(_Payload(str(marker)), evil)
+    assert main(["predict", str(evil), str(DATA), "--out", str(tmp_path / "q.csv")]) == 1
+    assert not marker.exists() and not (tmp_path / "q.csv").exists()
+
+
+class UserScaler(StandardScaler):
+    """A user's own transformer class."""
+
+
+def test_predict_names_an_untrusted_type_and_trust_admits_it(tmp_path, capsys):
+    X, y = make_small_data()
+    est = small_est([("m1", UserScaler(), ["a", "b", "c"]), ("m2", "passthrough", ["d", "e", "f"])]).fit(X, y)
+    model, pred, table = tmp_path / "m.skops", tmp_path / "p.csv", _table(tmp_path, X)
+    est.save(model)
+    name = f"{UserScaler.__module__}.UserScaler"
+    assert main(["predict", str(model), str(table), "--out", str(pred)]) == 1
+    assert f"--trust {name}" in capsys.readouterr().err and not pred.exists()
+    assert main(["predict", str(model), str(table), "--out", str(pred), "--trust", name]) == 0
+    assert_allclose(pd.read_csv(pred)["risk"], est.predict(X), rtol=0, atol=0)
+
+
+def test_help_says_why_pickles_need_trust(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--trust-pickle" in text and "runs any code" in text
