@@ -1,6 +1,7 @@
-"""Pickling of a fitted CAMLIFSurvival, in one place: the members' weights travel as CPU
-state dicts with the network's arguments, so that a model fitted on a GPU loads on a machine
-without one; the package version is recorded and compared on load."""
+"""Saving a fitted CAMLIFSurvival, in one place: ``save`` writes the model file of
+:mod:`sksurv_camlif.model_file` (loads without running code); pickling moves the members'
+weights as CPU state dicts with the network's arguments, so that a model fitted on a GPU
+loads on a machine without one, and records the package version, compared on load."""
 
 import warnings
 
@@ -12,8 +13,21 @@ __all__ = ["MembersPickleMixin"]
 
 
 class MembersPickleMixin:
-    """``__getstate__``/``__setstate__`` of an estimator whose fitted networks are
-    ``members_`` (``module_`` is ``members_[0]``), built by ``_network_kwargs``."""
+    """``save``, and ``__getstate__``/``__setstate__`` of an estimator whose fitted networks
+    are ``members_`` (``module_`` is ``members_[0]``), built by ``_network_kwargs``."""
+
+    def save(self, path):
+        """Write the fitted model to one file that :func:`sksurv_camlif.load` reads without
+        running code from it (:mod:`sksurv_camlif.model_file`).
+
+        Parameters
+        ----------
+        path : str, path-like or binary file object
+            Where to write; ``.skops`` is the usual extension.
+        """
+        from .model_file import save  # skops is imported when a model is saved
+
+        save(self, path)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the live __dict__ must keep module_

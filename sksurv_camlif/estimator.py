@@ -16,7 +16,7 @@ from ._params import NamedPartsMixin, resolve_offset
 from ._persistence import MembersPickleMixin
 from ._validation import check_X, check_survival_y
 from .device import DEVICE_CONSTRAINT, resolve_device, seeded, torch_threads
-from .explain import explanation_frame, network_internals
+from .explain import explanation_frame, linear_shares, network_internals, training_means
 from .modality import block_outputs, fit_blocks, parse_spec, resolve_token_groups
 from .protocol import (RESIDUAL_WEIGHTS, blend_out_of_fold, fit_members, inner_folds, member_indices,
                        members_log_risk, validation_split)
@@ -335,7 +335,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
             else:
                 fitted = self._fit_protocol(out, data, offset, weights, settings)
             risk, network = self._log_risk(fitted, out, data)
-            fitted["_explain_means"] = self._training_means(fitted, out, risk, network)
+            fitted["_explain_means"] = training_means(fitted["offset_"], fitted["offset_weight_"], out, risk, network)
         if not np.isfinite(risk).all():
             raise FloatingPointError(
                 "the trained network predicts NaN or inf on the training data; lower "
@@ -418,25 +418,6 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
             risk = risk + network
         return risk, network
 
-    @staticmethod
-    def _linear_shares(fitted, out):
-        """The offset's weighted share, in total and by block (``linear__<block>``)."""
-        offset, v = fitted["offset_"], fitted["offset_weight_"]
-        if offset is None:
-            return None, {}
-        parts = {f"linear__{key}": v * value for key, value in offset.contributions(out).items()}
-        return v * offset.predict(out), parts
-
-    def _training_means(self, fitted, out, risk, network):
-        """The training patients' mean log-risk and mean of every share, which
-        :meth:`explain` centres on."""
-        linear, parts = self._linear_shares(fitted, out)
-        means = {"baseline": float(risk.mean()), "network": float(network.mean())}
-        if linear is not None:
-            means["linear"] = float(linear.mean())
-            means.update({key: float(value.mean()) for key, value in parts.items()})
-        return means
-
     # -- predict ----------------------------------------------------------------------------
     def _inputs(self, X):
         """X checked against the fitted model, its block outputs and device tensors."""
@@ -472,22 +453,15 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
 
         Returns
         -------
-        pandas.DataFrame, one row per patient (X's index). Every share is centred on the
-        training patients' mean, so that ``baseline + linear + network == log_risk``:
-
-        - ``log_risk``: the prediction, ``predict(X)``;
-        - ``baseline``: the training patients' mean log-risk (the same on every row);
-        - ``linear``: the offset's share ``(1 - w) offset(x)``, centred (absent without
-          offset); ``linear__<block>`` and ``linear__clinical``: that share by block,
-          centred, adding up to ``linear`` (an absent modality enters at its training mean);
-        - ``network``: the networks' share ``w mean_k f_k(x)``, centred;
-        - ``present__<block>``: whether the modality was present;
-        - ``gate_original__<block>``, ``gate_enhanced__<block>``: the modal-attention gates
-          of the original and cross-attention-enhanced class tokens, in (0, 1);
-        - ``owc__<part>``: the mean optimal-weight-concatenation weight of each fused part.
-
-        Gates and weights are means over the members, absent when no network was trained.
-        The user guide's glossary says what each column means for a patient.
+        pandas.DataFrame, one row per patient (X's index): ``log_risk`` (``predict(X)``),
+        ``baseline`` (the training patients' mean log-risk), the offset's share ``linear``
+        (``(1 - w) offset(x)``) and by block ``linear__<block>``, ``linear__clinical``, the
+        networks' share ``network`` (``w mean_k f_k(x)``), all centred on the training
+        patients' mean so that ``baseline + linear + network == log_risk``;
+        ``present__<block>``; the members' mean modal-attention gates
+        ``gate_original__<block>``, ``gate_enhanced__<block>`` and fusion weights
+        ``owc__<part>`` (absent when no network was trained). The user guide's glossary
+        says what each column means for a patient.
         """
         check_is_fitted(self, "members_")
         with torch_threads(self._threads(self.device_)):
@@ -495,7 +469,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
             risk, network = self._log_risk(self.__dict__, out, data)
             internals = [network_internals(m, data) for m in self.members_]
         means = self._explain_means
-        linear, parts = self._linear_shares(self.__dict__, out)
+        linear, parts = linear_shares(self.offset_, self.offset_weight_, out)
         if linear is not None:
             linear = linear - means["linear"]
             parts = {key: value - means[key] for key, value in parts.items()}
@@ -523,15 +497,3 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         return self._predict_survival_function(self._baseline_model, self.predict(X), return_array)
 
     # -- model files --------------------------------------------------------------------------
-    def save(self, path):
-        """Write the fitted model to one file that :func:`sksurv_camlif.load` reads without
-        running code from it (:mod:`sksurv_camlif.model_file`).
-
-        Parameters
-        ----------
-        path : str, path-like or binary file object
-            Where to write; ``.skops`` is the usual extension.
-        """
-        from .model_file import save  # skops is imported when a model is saved
-
-        save(self, path)

@@ -13,7 +13,7 @@ import torch
 
 from .training import PREDICT_CHUNK
 
-__all__ = ["network_internals", "explanation_frame", "summarize_explanation"]
+__all__ = ["network_internals", "linear_shares", "training_means", "explanation_frame", "summarize_explanation"]
 
 
 @torch.no_grad()
@@ -62,6 +62,26 @@ def network_internals(module, data, chunk_size=PREDICT_CHUNK):
         out[f"owc_{name}"] = owc[:, start:start + width].mean(axis=1)
         start += width
     return out
+
+
+def linear_shares(offset, weight, out):
+    """The offset's weighted share ``weight * offset(x)`` in total and by block
+    (``{"linear__<block>": ndarray}``); ``(None, {})`` without offset."""
+    if offset is None:
+        return None, {}
+    parts = {f"linear__{key}": weight * value for key, value in offset.contributions(out).items()}
+    return weight * offset.predict(out), parts
+
+
+def training_means(offset, weight, out, risk, network):
+    """The training patients' mean log-risk (``baseline``) and mean of every share, on
+    which the explanation centres the shares."""
+    linear, parts = linear_shares(offset, weight, out)
+    means = {"baseline": float(risk.mean()), "network": float(network.mean())}
+    if linear is not None:
+        means["linear"] = float(linear.mean())
+        means.update({key: float(value.mean()) for key, value in parts.items()})
+    return means
 
 
 def explanation_frame(index, names, present, log_risk, baseline, linear, linear_parts, network, internals):

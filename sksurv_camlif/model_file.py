@@ -69,7 +69,7 @@ TRUSTED_TYPES = tuple(_type_name(t) for t in (CoxnetOffset, ClinicalRidgeOffset,
 _PLAIN_ATTRIBUTES = ("n_features_in_", "feature_names_in_", "offset_weight_", "residual_weight_", "oof_risk_",
                      "inner_fold_", "residual_cv_", "modalities_", "member_best_epochs_", "member_n_iter_",
                      "loss_curve_", "n_iter_", "validation_scores_", "best_validation_score_", "best_epoch_",
-                     "history_", "interrupted_")
+                     "history_", "interrupted_", "_explain_means")
 _STEP_FUNCTIONS = ("cum_baseline_hazard_", "baseline_survival_")
 
 
