@@ -1,5 +1,7 @@
 """CAMLIFSurvival: the scikit-survival estimator around the CA-MLIF network."""
 
+import sys
+import time as time_module
 from numbers import Integral, Real
 
 import numpy as np
@@ -378,7 +380,11 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         fold = inner_folds(event, self.cv, settings["seed"])
         offset_oof = None
         if offset is not None:
+            start = time_module.perf_counter()
             offset_oof = offset.fit(out, event, time, fold=fold, ties=self.ties).oof_
+            if self.verbose:  # the offset's stage has no bar: say what it did
+                print(f"CAMLIFSurvival: offset {type(offset).__name__} fitted on {self.cv} inner folds in "
+                      f"{time_module.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
         # all weights 0 (and an offset): the linear model alone, no network to train
         n_members = 0 if offset is not None and max(weights) == 0 else self.n_members
         networks, histories, member_oof = [], [], np.full(len(data), np.nan)

@@ -559,3 +559,7 @@ def test_silent_by_default_and_progress_bar_with_verbose(breast, capsys):
     _make(genes, max_iter=2, early_stopping=True, verbose=1).fit(X, y)
     err = capsys.readouterr().err
     assert "CAMLIFSurvival" in err and "loss" in err and "val_c" in err
+    assert "offset CoxnetOffset fitted on 5 inner folds" in err  # the stage without a bar
+    _make(genes, max_iter=60, early_stopping=True, n_iter_no_change=1, tol=1.0, verbose=1).fit(X, y)
+    err = capsys.readouterr().err
+    assert re.search(r"stopped early at epoch 1 of 60 \(best epochs: [01](, [01]){4}\)", err), err

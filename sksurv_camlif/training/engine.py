@@ -12,6 +12,7 @@ Dropout masks come from torch's global generator (``vmap(randomness="different")
 around the call.
 """
 
+import sys
 import time as _time
 import warnings
 
@@ -70,10 +71,13 @@ class ProgressBar:
         self.bar.set_postfix(postfix)
 
     def close(self, histories):
-        if any(h.best_epoch is not None for h in histories) and self.bar.n < self.bar.total:
-            best = ", ".join(str(h.best_epoch) for h in histories)
-            self.bar.set_postfix_str(f"stopped early at epoch {self.bar.n} (best: {best})")
+        """Close the bar; say whether training stopped early and at which epochs."""
+        stopped = any(h.best_epoch is not None for h in histories) and self.bar.n < self.bar.total
         self.bar.close()
+        if stopped:
+            best = ", ".join(str(h.best_epoch) for h in histories)
+            self.bar.write(f"{self.bar.desc}: stopped early at epoch {self.bar.n} of {self.bar.total} "
+                           f"(best epoch{'s' if len(histories) > 1 else ''}: {best})", file=sys.stderr)
 
 
 def train_networks(
