@@ -446,9 +446,11 @@ def software_info():
         "numpy": np.__version__, "pandas": pd.__version__,
     }
     try:
+        # the commit only: uncommitted changes are told apart by the code fingerprint of
+        # each result (its cache key), not by a "-dirty" mark that names no version
         info["git"] = subprocess.run(
-            ["git", "-C", str(REPO_DIR), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=10).stdout.strip()
+            ["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         pass
     return info
@@ -994,7 +996,8 @@ def main(argv=None):
         "n_new": len(new), "n_cached": len(cached),
         "n_stale": int(sum(bool(r.get("stale")) for r in cached)),
         "stale_models": sorted({r["model"] for r in cached if r.get("stale")}),
-        "gits": sorted({str(r.get("git")) for r in ok.to_dict("records") if r.get("git")}),
+        "gits": sorted({g.removesuffix("-dirty") for g in (r.get("git") for r in ok.to_dict("records"))
+                        if isinstance(g, str) and g}),
         "compute": float(ok["fit_time"].sum() + ok["predict_time"].sum()),
         "results_rel": _display_path(results_dir),
     }

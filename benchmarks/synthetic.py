@@ -979,7 +979,7 @@ def main(argv=None):
         "checks": checks, "camlif_flags": camlif_flags(), "load_start": load_start,
         "load_end": os.getloadavg()[0], "wall": time.perf_counter() - t_start, "n_new": len(new),
         "n_cached": len(cached), "n_stale": int(sum(bool(r.get("stale")) for r in cached)),
-        "gits": sorted({str(g) for g in ok.get("git", pd.Series(dtype=object)).dropna().unique()}),
+        "gits": sorted({str(g).removesuffix("-dirty") for g in ok.get("git", pd.Series(dtype=object)).dropna().unique()}),
         "compute": float(ok["fit_time"].sum() + ok["predict_time"].sum()) if len(ok) else 0.0,
         "results_rel": _display_path(args.results_dir),
     }
