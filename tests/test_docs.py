@@ -58,7 +58,8 @@ _FAST_DEFAULTS = dict(d_model=8, n_heads=2, n_encoder_layers=1, hidden_size=16, 
 
 
 def _run_page(page, monkeypatch, tmp_path, min_blocks):
-    """Run the page's python blocks as one script, fast; return the namespace."""
+    """Run the page's python blocks (``page`` relative to docs/) as one script, fast; return
+    the namespace."""
     from sksurv_camlif import CAMLIFSurvival
 
     blocks = _python_blocks((DOCS / page).read_text(encoding="utf-8"))
@@ -78,6 +79,12 @@ def test_user_guide_snippets_run(monkeypatch, tmp_path):
     namespace = _run_page("user_guide.md", monkeypatch, tmp_path, min_blocks=10)
     assert namespace["loaded"].device_.type == "cpu"
     assert len(namespace["times"]) > 0
+
+
+def test_readme_quick_start_runs(monkeypatch, tmp_path):
+    namespace = _run_page("../README.md", monkeypatch, tmp_path, min_blocks=1)
+    assert 0.5 < namespace["est"].score(namespace["X"].iloc[namespace["test"]], namespace["y"][namespace["test"]])
+    assert (tmp_path / "model.skops").is_file()
 
 
 def test_index_snippet_runs(monkeypatch, tmp_path):
