@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of the speed issue in one prepared run, for a session lent a GPU machine
+# The GPU checks in one prepared run, for a machine with an NVIDIA GPU
 # (about 15 minutes of device time in all: run this once, read, give the machine back).
 #
 # On the development machine, from the project root, once:

@@ -47,7 +47,7 @@ MODEL_NAMES = (CAMLIF_NAME, COXNET_NAME, COXPH_NAME)
 
 #: The paper's plain network: no linear offset, one network early-stopped on its own
 #: validation split, the paper's alignment weight (eq. 7). The defaults differ in all
-#: three (``docs/defaults.md``); ``CAMLIFSurvival(..., **PAPER_NETWORK)``.
+#: three (``docs/decisions.md``); ``CAMLIFSurvival(..., **PAPER_NETWORK)``.
 PAPER_NETWORK = {"offset": None, "n_members": 1, "alignment_weight": 0.5}
 
 NUMERIC_CLINICAL = ["age", "grade"]
