@@ -6,10 +6,13 @@
 Writes four PNG files to ``--out`` (default ``docs/_static``):
 
 - ``guide_km_risk_groups.png``: Kaplan-Meier curves of the test patients split into thirds
-  of predicted risk (thresholds from the training patients), with the log-rank p-value;
-- ``guide_survival_curves.png``: predicted survival functions of four test patients;
+  of predicted risk (thresholds from the training patients), with the log-rank p-value and
+  the numbers at risk (``sksurv_camlif.plots.plot_risk_groups``);
+- ``guide_survival_curves.png``: predicted survival functions of four test patients
+  (``plot_survival_curves``);
 - ``guide_contributions.png``: ``explain`` -- the linear offset by block and the network's
-  share for six test patients, and the mean absolute share over the test part;
+  share of the lowest- and the highest-risk test patient (``plot_contributions``), and the
+  mean absolute share over the test part;
 - ``guide_training_curve.png``: training loss and validation C-index of the first member.
 """
 
@@ -22,10 +25,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from sksurv.compare import compare_survival  # noqa: E402
-from sksurv.nonparametric import kaplan_meier_estimator  # noqa: E402
 
 from sksurv_camlif.datasets import iter_splits, load_tcga_gbmlgg  # noqa: E402
+from sksurv_camlif.plots import plot_contributions, plot_risk_groups, plot_survival_curves  # noqa: E402
 from sksurv_camlif.presets import default_gbmlgg_estimator  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent
@@ -45,21 +47,13 @@ def fit(fast):
 
 
 def km_risk_groups(est, X_train, X_test, y_test, path):
+    # thresholds from the training patients: the test patients' groups use none of their data
     cuts = np.quantile(est.predict(X_train), [1 / 3, 2 / 3])
-    group = np.digitize(est.predict(X_test), cuts)
-    _, p = compare_survival(y_test, group)
-    fig, ax = plt.subplots(**STYLE)
-    for g, label in enumerate(("low", "middle", "high")):
-        mask = group == g
-        if mask.sum() < 2:
-            continue
-        t, s = kaplan_meier_estimator(y_test["event"][mask], y_test["time"][mask])
-        ax.step(t, s, where="post", label=f"{label} predicted risk (n = {mask.sum()})")
-    ax.set(xlabel="days", ylabel="survival probability (Kaplan-Meier)", ylim=(0, 1.02),
-           title=f"Test part, thirds of predicted risk; log-rank p = {p:.1e}")
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), dpi=110)
+    plot_risk_groups(est, X_test, y_test, cut_points=cuts, at_risk=True, time_label="days", ax=ax)
+    ax.set_title(f"Test part ({len(X_test)} patients), cut at the thirds of the training patients' "
+                 f"predicted risk\n(log-risk {cuts[0]:.2f} and {cuts[1]:.2f})", fontsize=9)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -67,12 +61,8 @@ def survival_curves(est, X_test, path):
     order = np.argsort(est.predict(X_test))
     picks = order[np.linspace(0, len(order) - 1, 4).round().astype(int)]
     fig, ax = plt.subplots(**STYLE)
-    for i in picks:
-        fn = est.predict_survival_function(X_test.iloc[[i]])[0]
-        ax.step(fn.x, fn.y, where="post", label=f"patient {X_test.index[i]}")
-    ax.set(xlabel="days", ylabel="predicted survival probability", ylim=(0, 1.02),
-           title="Predicted survival of four test patients (lowest to highest risk)")
-    ax.legend(loc="lower left", fontsize=8)
+    plot_survival_curves(est, X_test.iloc[picks], time_label="days", ax=ax)
+    ax.set_title("Predicted survival of four test patients (lowest to highest risk)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -81,26 +71,16 @@ def survival_curves(est, X_test, path):
 def contributions(est, X_test, path):
     ex = est.explain(X_test)
     parts = [c for c in ex.columns if c.startswith("linear__")] + ["network"]
-    order = np.argsort(ex["log_risk"].to_numpy())
-    rows = ex.iloc[order[np.linspace(0, len(order) - 1, 6).round().astype(int)]]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.6, 4.0), dpi=110,
-                                  gridspec_kw={"width_ratios": [2, 1]})
-    bottom_pos, bottom_neg = np.zeros(len(rows)), np.zeros(len(rows))
-    labels = [str(i) for i in rows.index]
-    for part in parts:
-        v = rows[part].to_numpy()
-        base = np.where(v >= 0, bottom_pos, bottom_neg)
-        ax.bar(labels, v, bottom=base, label=part.replace("linear__", "linear: "))
-        bottom_pos += np.where(v >= 0, v, 0)
-        bottom_neg += np.where(v < 0, v, 0)
-    ax.scatter(labels, rows["log_risk"], color="black", zorder=3, label="log-risk")
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set(ylabel="contribution to the log-risk", title="Six test patients")
-    ax.tick_params(axis="x", rotation=45, labelsize=7)
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 3, figsize=(13.5, 3.6), dpi=110, gridspec_kw={"width_ratios": [1, 1, 0.7]})
+    # the lowest- and the highest-risk test patients
+    for ax, patient in zip(axes, (ex["log_risk"].idxmin(), ex["log_risk"].idxmax())):
+        plot_contributions(ex, patient, ax=ax)
     mean = ex[parts].abs().mean()
-    ax2.barh([p.replace("linear__", "linear: ") for p in parts], mean.to_numpy())
-    ax2.set(xlabel="mean |contribution|", title="Test part")
+    axes[2].barh([p.replace("linear__", "") + (" (linear)" if p != "network" else "") for p in parts],
+                 mean.to_numpy(), color="grey")
+    axes[2].invert_yaxis()
+    axes[2].set_xlabel("mean |share| over the test part")
+    axes[2].set_title(f"All {len(ex)} test patients", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -110,7 +90,7 @@ def training_curve(est, path):
     fig, ax = plt.subplots(**STYLE)
     epochs = np.arange(1, len(est.loss_curve_) + 1)
     ax.plot(epochs, est.loss_curve_, label="training loss", color="C0")
-    ax.set(xlabel="epoch", ylabel="training loss (Cox + alignment)",
+    ax.set(xlabel="epoch", ylabel="training loss (Cox" + (" + alignment)" if est.alignment_weight else ")"),
            title=f"First member (best epoch {est.best_epoch_})")
     if est.validation_scores_:
         ax2 = ax.twinx()

@@ -114,6 +114,13 @@ def _add_table_commands(sub):
     predict.add_argument("--trust-pickle", action="store_true",
                          help="also read MODEL if it is a pickle or joblib file. Unpickling runs any code "
                               "the file's author put in it: use this only for files you made or trust")
+    predict.add_argument("--plot", default=None, metavar="DIR",
+                         help="also write figures (PNG) to DIR, created if missing: survival_curves.png "
+                              "(the predicted survival functions) and, with --explain, "
+                              "contributions_<patient>.png of each of the first five patients; needs "
+                              "matplotlib (the plot extra)")
+    predict.add_argument("--plot-patients", type=_positive_int, default=None, metavar="N",
+                         help="--plot draws only the first N patients (default: all)")
     cv = sub.add_parser("cv", help="cross-validate beside Coxnet and CoxPH",
                         description="Stratified K-fold CV: Harrell's C and IBS of CAMLIFSurvival, "
                                     "Coxnet (all spec columns) and CoxPH (clinical), same folds.")
@@ -130,6 +137,12 @@ def _add_table_commands(sub):
                     help="a line per fold with its C of every model, on stderr (with "
                          "--n-jobs 1 also the training progress)")
     cv.add_argument("--quiet", action="store_true", help="no progress bar")
+    cv.add_argument("--plot", default=None, metavar="DIR",
+                    help="also write cv_risk_groups.png to DIR, created if missing: Kaplan-Meier curves "
+                         "of the test patients by CAMLIFSurvival's risk group, each cut at its fold's "
+                         "training quantiles, with the log-rank p-value; needs matplotlib (the plot extra)")
+    cv.add_argument("--risk-groups", type=int, choices=(2, 3), default=3, metavar="N",
+                    help="--plot's risk groups: 2 (halves) or 3 (thirds, the default)")
 
 
 def _run_table_command(args):
@@ -142,13 +155,14 @@ def _run_table_command(args):
     elif args.command == "predict":
         result = cli.predict(args.model, args.data, args.out, times=args.times,
                              explain=args.explain, id_column=args.id, trust_pickle=args.trust_pickle,
-                             trusted=args.trust)
+                             trusted=args.trust, plot=args.plot, plot_patients=args.plot_patients)
         print(f"{len(result)} prediction(s) written to {args.out}")
+        _print_figures(result)
     else:
         folds = cli.cv(args.data, args.spec, time=args.time, event=args.event,
                        n_splits=args.splits, seed=args.seed, progress=not args.quiet,
                        split_columns=args.split_columns, n_jobs=args.n_jobs,
-                       verbose=int(args.verbose))
+                       verbose=int(args.verbose), plot=args.plot, n_groups=args.risk_groups)
         summary = folds.groupby("model", sort=False)[["c_index", "ibs"]].agg(["mean", "std"])
         if args.split_columns:
             print(f"{len(args.split_columns)} given split(s) (seed {args.seed}): mean +- std")
@@ -157,6 +171,12 @@ def _run_table_command(args):
         for name, row in summary.iterrows():
             print(f"  {name:<18} C {row[('c_index', 'mean')]:.4f} +- {row[('c_index', 'std')]:.4f}"
                   f"   IBS {row[('ibs', 'mean')]:.4f} +- {row[('ibs', 'std')]:.4f}")
+        _print_figures(folds)
+
+
+def _print_figures(result):
+    for path in result.attrs.get("figures", []):
+        print(f"figure written to {path}")
 
 
 def main(argv=None):

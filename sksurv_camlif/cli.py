@@ -28,6 +28,7 @@ command leaves no half-written file.
 
 import os
 import pickle
+import re
 import sys
 import tempfile
 import time as _time
@@ -177,17 +178,31 @@ def load_model(model_path, *, trust_pickle=False, trusted=()):
 
 
 def predict(model_path, data_path, out, *, times=(), explain=False, id_column=None, trust_pickle=False,
-            trusted=()):
+            trusted=(), plot=None, plot_patients=None):
     """Risks (and survival at ``times``, explanations) of the table's patients, as CSV.
 
     Only the columns the model was fitted on are read from the table; others are ignored.
     ``trust_pickle`` and ``trusted``: as :func:`load_model`'s.
 
+    Parameters
+    ----------
+    plot : str or path-like, default=None
+        A folder (created if missing) to write figures to: ``survival_curves.png``, the
+        predicted survival functions of the patients (:func:`~sksurv_camlif.plots.plot_survival_curves`),
+        and with ``explain`` ``contributions_<patient>.png``, the contributions of each of
+        the first :data:`N_CONTRIBUTION_CHARTS` patients (:func:`~sksurv_camlif.plots.plot_contributions`).
+        ``<patient>`` is the ``id_column`` value, else ``row<k>`` (k counts the table's rows from 1).
+    plot_patients : int, default=None
+        Draw only the first this many patients; None: all.
+
     Returns
     -------
     DataFrame
-        What was written: one row per patient.
+        What was written: one row per patient. With ``plot``, ``attrs["figures"]`` lists the
+        figures' paths.
     """
+    if plot is not None:
+        plot = _figure_folder(plot)
     est = load_model(model_path, trust_pickle=trust_pickle, trusted=trusted)
     data = read_table(data_path)
     X = _model_input(est, data, "the model was fitted with")
@@ -203,12 +218,75 @@ def predict(model_path, data_path, out, *, times=(), explain=False, id_column=No
             for t in times:
                 # before the first training time nobody has had an event yet: S = 1
                 result[f"survival_at_{t:g}"] = [1.0 if t < fn.x[0] else fn(min(t, fn.x[-1])) for fn in surv]
+        explanation = est.explain(X) if explain else None
         if explain:
-            result = result.join(est.explain(X).drop(columns="log_risk"))
+            result = result.join(explanation.drop(columns="log_risk"))
     except ValueError as exc:
         raise CLIError(f"predict failed: {exc}") from exc
     _write_atomically(out, lambda tmp: result.to_csv(tmp, index=False))
+    if plot is not None:
+        names = (data[id_column].astype(str).tolist() if id_column is not None
+                 else [f"row{k}" for k in range(1, len(data) + 1)])
+        result.attrs["figures"] = _prediction_figures(est, X, explanation, names, plot, plot_patients)
     return result
+
+
+#: ``predict --explain --plot``: contribution charts of this many patients at most (the first).
+N_CONTRIBUTION_CHARTS = 5
+
+
+def _figure_folder(path):
+    """The figures' folder, created if missing; matplotlib checked first, so that a missing
+    one stops the command before any work."""
+    from .plots import MISSING_MATPLOTLIB, require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ImportError:
+        raise CLIError(f"--plot: {MISSING_MATPLOTLIB}") from None
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"--plot: cannot create the folder {path}: {exc}") from exc
+    return path
+
+
+def _new_axes(width=6.4, height=4.0):
+    # a bare Figure, not pyplot: no window, no backend, nothing left open after saving
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110).subplots()
+
+
+def _save_figure(ax, path):
+    _write_atomically(path, lambda tmp: ax.figure.savefig(tmp, format="png", bbox_inches="tight"))
+    return path
+
+
+def _file_part(text):
+    """A patient id as a file name part: letters, digits, ``.``, ``_`` and ``-`` kept."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._") or "patient"
+
+
+def _prediction_figures(est, X, explanation, names, folder, n_patients):
+    from .plots import plot_contributions, plot_survival_curves
+
+    n = len(X) if n_patients is None else min(n_patients, len(X))
+    ax = plot_survival_curves(est, X.iloc[:n], labels=names[:n], time_label="time (the training table's unit)",
+                              ax=_new_axes())
+    ax.set_title(f"Predicted survival of {'the' if n == len(X) else 'the first'} {n} patient(s)", fontsize=9)
+    paths = [_save_figure(ax, folder / "survival_curves.png")]
+    if explanation is not None:
+        used = set()
+        for i in range(min(n, N_CONTRIBUTION_CHARTS)):
+            # one row, labelled by the patient's name: the chart's title names the patient
+            ax = plot_contributions(explanation.iloc[[i]].set_axis([names[i]]), names[i], ax=_new_axes(6.4, 3.2))
+            stem = _file_part(names[i])
+            stem = stem if stem not in used else f"{stem}_row{i + 1}"  # a repeated id keeps both
+            used.add(stem)
+            paths.append(_save_figure(ax, folder / f"contributions_{stem}.png"))
+    return paths
 
 
 def _grid(y_train, y_test):
@@ -336,7 +414,7 @@ def _first_line(text):
     return lines[0] if lines else ""
 
 
-def _cv_fold(k, train, test, models, X, y):
+def _cv_fold(k, train, test, models, X, y, n_groups=None):
     """Fit and score every model on one fold.
 
     Returns
@@ -347,15 +425,20 @@ def _cv_fold(k, train, test, models, X, y):
         One line per model that failed (or whose Coxnet lost candidate alphas on an inner
         fold), and one for the distinct warnings of a model that did not fail.
     seconds : float
+    groups : ndarray of int or None
+        With ``n_groups``: the risk group of each test patient by CAMLIFSurvival's
+        prediction, cut at the quantiles of its prediction on the fold's training part.
     """
     start = _time.perf_counter()
-    rows, notes = [], []
+    rows, notes, groups = [], [], None
     for name, model in models.items():
         row = {"fold": k, "model": name, "c_index": np.nan, "ibs": np.nan}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("ignore", UserWarning)  # e.g. Coxnet's all-zero path start
             try:
-                row.update(_fit_score(clone(model), X, y, train, test))
+                row.update(_fit_score(clone(model), X, y, train, test,
+                                      n_groups=n_groups if name == CAMLIF else None))
+                groups = row.pop("groups", groups)
             except Exception as exc:
                 if name == CAMLIF:
                     raise CLIError(f"{CAMLIF} failed on fold {k}: {type(exc).__name__}: "
@@ -369,13 +452,21 @@ def _cv_fold(k, train, test, models, X, y):
             notes.append(f"{name}, fold {k}: warned: {'; '.join(messages[:3])}{more}")
         notes += [f"{name}, fold {k}: {f}" for f in row.pop("failures", [])]
         rows.append(row)
-    return rows, notes, _time.perf_counter() - start
+    return rows, notes, _time.perf_counter() - start, groups
 
 
-def _fit_score(fitted, X, y, train, test):
+def _fit_score(fitted, X, y, train, test, n_groups=None):
     fitted.fit(X.iloc[train], y[train])
     risk = fitted.predict(X.iloc[test])
     c = concordance_index_censored(y[test]["event"], y[test]["time"], risk)[0]
+    extra = {}
+    if n_groups:
+        from .plots import risk_groups
+
+        # cut points from the training part only: a test patient's group uses no test outcome
+        # nor other test patients, as it would for a new patient
+        _, cuts = risk_groups(fitted.predict(X.iloc[train]), n_groups)
+        extra["groups"] = risk_groups(risk, cut_points=cuts)[0]
     grid = _grid(y[train], y[test])
     ibs = np.nan
     if len(grid) >= 2:
@@ -386,11 +477,11 @@ def _fit_score(fitted, X, y, train, test):
         y_test["time"] = np.minimum(y_test["time"], y[train]["time"].max())
         ibs = integrated_brier_score(y[train], y_test, np.vstack([fn(grid) for fn in surv]), grid)
     failures = list(getattr(fitted, "failures_", []))
-    return {"c_index": c, "ibs": ibs, **({"failures": failures} if failures else {})}
+    return {"c_index": c, "ibs": ibs, **({"failures": failures} if failures else {}), **extra}
 
 
 def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, split_columns=None,
-       n_jobs=1, verbose=0):
+       n_jobs=1, verbose=0, plot=None, n_groups=3):
     """CV of the spec's estimator beside Coxnet (all spec columns) and CoxPH (clinical);
     returns a DataFrame of Harrell's C and IBS per fold and model.
 
@@ -408,13 +499,26 @@ def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, 
         A line on stderr per fold with its C of every model (and, with ``n_jobs=1``, the
         training progress of CAMLIFSurvival).
 
+    plot : str or path-like, default=None
+        A folder (created if missing) for the Kaplan-Meier curves of CAMLIFSurvival's risk
+        groups on the test parts (:func:`~sksurv_camlif.plots.plot_km_groups`). Each test
+        patient's group comes from its fold's model, cut at the quantiles of that model's
+        risk on the fold's training part. When the test parts do not overlap (K folds), one
+        figure pools every patient: ``cv_risk_groups.png``; else (``split_columns`` whose
+        test parts share patients) one figure per split, ``cv_risk_groups_<column>.png``.
+    n_groups : int, default=3
+        Risk groups of the figure: 2 (halves) or 3 (thirds).
+
     Baseline failures and warnings are one line each on stderr (the model and fold); a
     failed baseline's C and IBS on that fold are NaN. The Coxnet baseline is
-    :class:`CoxnetPathCV`.
+    :class:`CoxnetPathCV`. With ``plot``, ``attrs["figures"]`` of the result lists the
+    figures' paths.
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
+    if plot is not None:
+        plot = _figure_folder(plot)
     data = read_table(data_path)
     X, y = _outcome(data, time, event)
     if split_columns:
@@ -437,11 +541,13 @@ def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, 
     if clinical is not None:
         models["CoxPH (clinical)"] = make_pipeline(clone(clinical[0]), CoxPHSurvivalAnalysis(alpha=1e-4))
     jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
-        delayed(_cv_fold)(k, train, test, models, X, y) for k, (train, test) in enumerate(folds, start=1)
+        delayed(_cv_fold)(k, train, test, models, X, y, n_groups=n_groups if plot is not None else None)
+        for k, (train, test) in enumerate(folds, start=1)
     )
-    rows = []
+    rows, groups = [], []
     bar = tqdm(jobs, total=len(folds), desc="folds", disable=not progress or bool(verbose))
-    for fold_rows, notes, seconds in bar:
+    for fold_rows, notes, seconds, fold_groups in bar:
+        groups.append(fold_groups)
         for note in notes:
             tqdm.write(f"sksurv-camlif cv: {note}", file=sys.stderr)
         if verbose:
@@ -449,4 +555,34 @@ def cv(data_path, spec_path, *, time, event, n_splits=5, seed=0, progress=True, 
             tqdm.write(f"fold {fold_rows[0]['fold']}/{len(folds)} ({seconds:.1f} s): {scores}",
                        file=sys.stderr)
         rows += fold_rows
-    return pd.DataFrame(rows)
+    result = pd.DataFrame(rows)
+    if plot is not None:
+        names = list(split_columns) if split_columns else None
+        result.attrs["figures"] = _cv_figures(y, folds, groups, n_groups, plot, names, time)
+    return result
+
+
+def _cv_figures(y, folds, groups, n_groups, folder, split_names, time_label):
+    """Kaplan-Meier curves of the test parts' risk groups: pooled when the test parts are
+    disjoint, else one figure per split."""
+    from .plots import plot_km_groups
+
+    labels = {2: ["low risk", "high risk"], 3: ["low risk", "intermediate risk", "high risk"]}.get(
+        n_groups, [f"risk group {g + 1}" for g in range(n_groups)])
+    fraction = {2: "halves", 3: "thirds"}.get(n_groups, f"{n_groups} quantile groups")
+    how = f"cut at the {fraction} of each fold's training risk"
+    tests = np.concatenate([test for _, test in folds])
+    if len(np.unique(tests)) == len(tests):  # every patient in one test part at most
+        pooled = np.concatenate(groups)
+        title = (f"{CAMLIF}: out-of-fold risk groups of {len(tests)} patients, {len(folds)} "
+                 f"{'folds' if split_names is None else 'splits'}\n({how})")
+        ax = plot_km_groups(y[tests], pooled, labels, at_risk=True, time_label=time_label, title=title,
+                            ax=_new_axes(6.4, 4.6))
+        return [_save_figure(ax, folder / "cv_risk_groups.png")]
+    paths = []
+    for name, (_, test), fold_groups in zip(split_names, folds, groups):
+        title = f"{CAMLIF}: risk groups of the test part of split {name} ({len(test)} patients)\n({how})"
+        ax = plot_km_groups(y[test], fold_groups, labels, at_risk=True, time_label=time_label,
+                            title=title, ax=_new_axes(6.4, 4.6))
+        paths.append(_save_figure(ax, folder / f"cv_risk_groups_{_file_part(name)}.png"))
+    return paths

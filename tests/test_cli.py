@@ -448,3 +448,121 @@ def test_help_says_why_pickles_need_trust(capsys):
         main(["predict", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--trust-pickle" in text and "runs any code" in text
+
+
+# -- --plot -----------------------------------------------------------------------------------
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """The Axes of every figure the command line saves, by file name (the files are still
+    written)."""
+    pytest.importorskip("matplotlib")
+    from sksurv_camlif import cli
+
+    saved, save = {}, cli._save_figure
+
+    def spy(ax, path):
+        saved[Path(path).name] = ax
+        return save(ax, path)
+
+    monkeypatch.setattr(cli, "_save_figure", spy)
+    return saved
+
+
+def _is_png(path):
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_predict_plot_writes_survival_curves_and_contribution_charts(spec, tmp_path, capsys, saved_figures):
+    model, pred, folder = tmp_path / "model.skops", tmp_path / "pred.csv", tmp_path / "new" / "figures"
+    assert main(_fit_args(spec, model)) == 0
+    assert main(["predict", str(model), str(DATA), "--out", str(pred), "--explain", "--id", "patient",
+                 "--plot", str(folder), "--plot-patients", "3"]) == 0
+    out = pd.read_csv(pred)
+    ids = list(out["patient"][:3])
+    names = ["survival_curves.png"] + [f"contributions_{i}.png" for i in ids]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(names)
+    assert all(_is_png(folder / name) for name in names)
+    printed = capsys.readouterr().out.splitlines()
+    assert [line for line in printed if line.startswith("figure written to ")] == \
+        [f"figure written to {folder / name}" for name in names]
+    # the first three patients' curves, their shares as bars
+    curves = saved_figures["survival_curves.png"]
+    assert [t.get_text() for t in curves.get_legend().get_texts()] == ids
+    assert all(((line.get_ydata() >= 0) & (line.get_ydata() <= 1)).all() for line in curves.get_lines())
+    est = sksurv_camlif.load(model)
+    for k, patient in enumerate(ids):
+        bars = saved_figures[f"contributions_{patient}.png"].patches
+        shares = out.loc[k, ["linear__genomic", "linear__cnv", "linear__clinical", "network"]]
+        assert_allclose([b.get_width() for b in bars], shares.to_numpy(dtype=float), rtol=1e-5, atol=1e-7)
+    assert len(curves.get_lines()) == 3 and est.modalities_ == ["genomic", "cnv"]
+
+    # without --explain and --id: every patient's curve, no contribution chart, no legend
+    saved_figures.clear()
+    other = tmp_path / "other"
+    assert main(["predict", str(model), str(DATA), "--out", str(pred), "--plot", str(other)]) == 0
+    assert [p.name for p in other.iterdir()] == ["survival_curves.png"]
+    curves = saved_figures["survival_curves.png"]
+    assert len(curves.get_lines()) == len(out) and curves.get_legend() is None
+
+
+def test_contribution_charts_without_id_are_named_by_row(spec, tmp_path, saved_figures):
+    model, folder = tmp_path / "model.skops", tmp_path / "figs"
+    table = _table(tmp_path, pd.read_csv(DATA).iloc[:30])
+    assert main(_fit_args(spec, model)) == 0
+    assert main(["predict", str(model), str(table), "--out", str(tmp_path / "p.csv"), "--explain",
+                 "--plot", str(folder)]) == 0
+    # at most five charts, the first five rows, counted from 1
+    assert sorted(p.name for p in folder.glob("contributions_*")) == [f"contributions_row{k}.png" for k in range(1, 6)]
+    assert saved_figures["contributions_row2.png"].get_title().startswith("patient row2\nlog-risk")
+
+
+def test_cv_plot_writes_the_pooled_out_of_fold_risk_groups(spec, tmp_path, capsys, saved_figures):
+    table, folder = _table(tmp_path, pd.read_csv(DATA).iloc[:90]), tmp_path / "cv" / "figures"
+    assert main(["cv", str(table), "--time", "days", "--event", "death", "--spec", str(spec), "--splits", "3",
+                 "--quiet", "--plot", str(folder), "--risk-groups", "2"]) == 0
+    path = folder / "cv_risk_groups.png"
+    assert [p.name for p in folder.iterdir()] == [path.name] and _is_png(path)
+    assert f"figure written to {path}" in capsys.readouterr().out
+    ax = saved_figures[path.name]
+    assert len(ax.get_lines()) == 2  # two risk groups
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    sizes = [int(re.search(r"n = (\d+)$", label).group(1)) for label in labels]
+    assert sum(sizes) == 90 and labels[0].startswith("low risk") and labels[1].startswith("high risk")
+    assert re.fullmatch(r"log-rank p = \S+", ax.get_legend().get_title().get_text())
+    assert "90 patients, 3 folds" in ax.get_title() and ax.get_xlabel() == "days"
+
+
+def test_cv_plot_on_overlapping_given_splits_draws_each_split(tmp_path, saved_figures):
+    from sksurv_camlif.cli import cv
+
+    data = pd.read_csv(DATA).iloc[:80]
+    rng = np.random.default_rng(0)
+    train = {"s1": rng.random(80) < 0.7, "s2": rng.random(80) < 0.7}  # the test parts overlap
+    table = _table(tmp_path, data.assign(**train))
+    spec = tmp_path / "spec.toml"
+    spec.write_text(re.sub(r"\[estimator\][^\[]*", "[estimator]\n" + "\n".join(
+        f"{k} = {v!r}".replace("'", '"') for k, v in FAST.items()) + "\n\n",
+        (EXAMPLES / "cli_spec.toml").read_text(), count=1))
+    result = cv(table, spec, time="days", event="death", progress=False, split_columns=["s1", "s2"],
+                plot=tmp_path / "f")
+    assert [Path(p).name for p in result.attrs["figures"]] == ["cv_risk_groups_s1.png", "cv_risk_groups_s2.png"]
+    for name, column in (("cv_risk_groups_s1.png", "s1"), ("cv_risk_groups_s2.png", "s2")):
+        ax = saved_figures[name]
+        sizes = [int(re.search(r"n = (\d+)$", t.get_text()).group(1)) for t in ax.get_legend().get_texts()]
+        assert len(ax.get_lines()) == 3 and sum(sizes) == (~train[column]).sum()
+
+
+@pytest.mark.parametrize("command", ["predict", "cv"])
+def test_plot_without_matplotlib_names_the_extra(spec, tmp_path, capsys, monkeypatch, command):
+    import sys
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    folder, pred = tmp_path / "figs", tmp_path / "p.csv"
+    args = (["predict", "model.skops", str(DATA), "--out", str(pred)] if command == "predict" else
+            ["cv", str(DATA), "--time", "days", "--event", "death", "--spec", str(spec), "--quiet"])
+    assert main(args + ["--plot", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert f"sksurv-camlif {command}: error: --plot:" in err and 'pip install "sksurv-camlif[plot]"' in err
+    assert not folder.exists() and not pred.exists()  # stopped before any work
