@@ -52,8 +52,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
        with a one-standard-error rule toward 0: where the networks add nothing measurable,
        the estimator *is* the linear model.
 
-    ``offset=None, n_members=1, alignment_weight=0.5`` (``presets.PAPER_NETWORK``) is the
-    paper's plain network, early-stopped on a ``validation_fraction`` split.
+    ``offset=None, n_members=1, alignment_weight=0.5`` (``presets.PAPER_NETWORK``): the plain network.
 
     Parameters
     ----------
@@ -77,10 +76,8 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
     rank, hidden_size : int, default=4, 64
         Rank of the low-rank multimodal fusion; width of the fusion MLP and the risk head.
     dropout : float, default=0.1
-    cross_attention : bool, default=True
-        False: the paper's "without cross-attention" ablation.
-    second_fusion : bool, default=True
-        False: the paper's "without second fusion" ablation (fuse enhanced features only).
+    cross_attention, second_fusion : bool, default=True
+        False: the paper's "without cross-attention", "without second fusion" ablations.
     offset : "coxnet", offset object or None, default="coxnet"
         The linear model the networks are blended with. "coxnet" stands for
         :class:`~sksurv_camlif.protocol.CoxnetOffset` with its defaults; its parameters are
@@ -112,8 +109,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
     validation_fraction : float, default=0.15
         Held-out share of the plain network's early stopping (stratified by event).
     n_iter_no_change, tol : int, float, default=10, 1e-4
-    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto"
-        "auto" uses CUDA when available.
+    device : {"auto", "cpu", "cuda", "cuda:N"}, default="auto" (CUDA when available)
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" runs the forward pass under autocast (mixed precision, for GPUs with
         bf16 support); the loss and the weights stay float32.
@@ -124,8 +120,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, dropout, the folds and the batch order; the global RNG states of
         torch and numpy are left untouched.
-    verbose : int, default=0
-        1 shows a progress bar with the loss and the validation C.
+    verbose : int, default=0 (1: progress of the offset and a bar of the members' training)
     warm_start : bool, default=False
         Continue training the fitted members (keeping the fitted block transformers; the
         optimizer starts afresh); the folds, the offset and w are refitted.
@@ -384,7 +379,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
             offset_oof = offset.fit(out, event, time, fold=fold, ties=self.ties).oof_
             if self.verbose:  # the offset's stage has no bar: say what it did
                 print(f"CAMLIFSurvival: offset {type(offset).__name__} fitted on {self.cv} inner folds in "
-                      f"{time_module.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+                      f"{time_module.perf_counter() - start:.1f} s", file=sys.stderr)
         # all weights 0 (and an offset): the linear model alone, no network to train
         n_members = 0 if offset is not None and max(weights) == 0 else self.n_members
         networks, histories, member_oof = [], [], np.full(len(data), np.nan)

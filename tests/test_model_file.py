@@ -269,34 +269,29 @@ def test_a_pickle_is_refused_without_running_it(tmp_path, marker):
     assert not marker.exists()
 
 
-def test_an_extra_object_of_an_untrusted_type_is_refused_without_building_it(tmp_path, marker):
-    path = _model_file(tmp_path)
-    payload = zipfile.ZipFile(io.BytesIO(sio.dumps({"x": StatePayload(str(marker))})))
-    node = json.loads(payload.read("schema.json"))["content"]["x"]
+def _spliced(obj, key, into):
+    """``rewrite(members)`` that puts the skops node of ``obj`` at ``into`` in the file's schema."""
+    node = json.loads(zipfile.ZipFile(io.BytesIO(sio.dumps({key: obj}))).read("schema.json"))["content"][key]
 
-    def add(members):
+    def rewrite(members):
         schema = json.loads(members["schema.json"])
-        schema["content"]["extra"] = node
+        schema["content"][into] = node
         members["schema.json"] = json.dumps(schema).encode()
 
-    _rewrite(path, add)
-    with pytest.raises(UntrustedTypesError, match=r"test_model_file\.StatePayload"):
-        sksurv_camlif.load(path)
-    assert not marker.exists()
+    return rewrite
 
 
-def test_a_function_the_file_would_call_is_refused(tmp_path, marker):
-    """A reference to a function in place of a fitted object (how pickles run code)."""
+@pytest.mark.parametrize("what", ["an extra object of an untrusted type", "a function in place of the offset"])
+def test_untrusted_objects_are_refused_without_building_them(tmp_path, marker, what):
+    """An object whose construction would write the marker, or a reference to a function (how
+    pickles run code): refused, naming the type, and nothing runs."""
     path = _model_file(tmp_path)
-    node = json.loads(zipfile.ZipFile(io.BytesIO(sio.dumps({"f": _write_marker}))).read("schema.json"))
-
-    def swap(members):
-        schema = json.loads(members["schema.json"])
-        schema["content"]["offset"] = node["content"]["f"]
-        members["schema.json"] = json.dumps(schema).encode()
-
-    _rewrite(path, swap)
-    with pytest.raises(UntrustedTypesError, match=r"test_model_file\._write_marker"):
+    if what.startswith("an extra"):
+        rewrite, name = _spliced(StatePayload(str(marker)), "x", "extra"), r"test_model_file\.StatePayload"
+    else:
+        rewrite, name = _spliced(_write_marker, "f", "offset"), r"test_model_file\._write_marker"
+    _rewrite(path, rewrite)
+    with pytest.raises(UntrustedTypesError, match=name):
         sksurv_camlif.load(path)
     assert not marker.exists()
 
