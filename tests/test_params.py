@@ -116,7 +116,7 @@ def test_offset_parameters_are_nested_and_searchable(breast):
     X, y, genes = breast
     est = _est(genes, residual_weights=[0])
     params = est.get_params(deep=True)
-    assert params["offset"] == "coxnet" and params["offset__l1_ratio"] == 0.5 and params["offset__splines"] == 4
+    assert params["offset"] == "coxnet" and params["offset__l1_ratio"] == (0.01, 0.1, 0.5, 0.9) and params["offset__splines"] == 4
     est.set_params(offset__l1_ratio=0.9)
     assert isinstance(est.offset, CoxnetOffset) and est.offset.l1_ratio == 0.9
     assert clone(est).get_params()["offset__l1_ratio"] == 0.9

@@ -103,7 +103,7 @@ def test_offset_does_not_leak_labels_of_a_fold(design):
 def test_coxnet_offset_refit_matches_sksurv(design):
     Z, is_clin, event, time, names = design
     fold = inner_folds(event, 5, seed=0)
-    offset, oof = _coxnet(Z, is_clin, event, time, fold, names, clinical_penalties=(1.0, 0.1))
+    offset, oof = _coxnet(Z, is_clin, event, time, fold, names, clinical_penalties=(1.0, 0.1), l1_ratio=0.5)
     r = offset.clinical_penalty_
     assert r in (1.0, 0.1)
     ref = CoxnetSurvivalAnalysis(l1_ratio=0.5, alpha_min_ratio=0.01, n_alphas=30,
@@ -112,7 +112,7 @@ def test_coxnet_offset_refit_matches_sksurv(design):
     outputs = _outputs(Z, is_clin, names)
     # the prediction is the design times the coefficients, in the design's order
     assert_allclose(offset.predict(outputs), np.hstack([Z[:, ~is_clin], Z[:, is_clin]]) @ offset.coef_)
-    if offset.cv_results_["averaged"] == [(r, offset.alpha_)]:  # one model kept: sksurv's at that alpha
+    if offset.cv_results_["averaged"] == [(0.5, r, offset.alpha_)]:  # one model kept: sksurv's at that alpha
         coef = ref._get_coef(offset.alpha_)[0]
         assert_allclose(offset.coef_, np.concatenate([coef[~is_clin], coef[is_clin]]), atol=1e-8)
     # the best alpha is the best of the inner-CV table

@@ -29,7 +29,11 @@ from sksurv.metrics import concordance_index_censored
 
 from .splines import fit_spline_basis
 
-__all__ = ["CoxnetOffset", "ClinicalRidgeOffset"]
+__all__ = ["L1_RATIOS", "CoxnetOffset", "ClinicalRidgeOffset"]
+
+#: The elastic-net mixings the default offset chooses among: the ridge end helps cohorts of
+#: many small correlated effects (gene signatures), the sparse end a few strong markers.
+L1_RATIOS = (0.01, 0.1, 0.5, 0.9)
 
 
 def _surv(event, time):
@@ -108,10 +112,11 @@ class CoxnetOffset(_LinearCoxOffset):
 
     Parameters
     ----------
-    l1_ratio : float or array-like of float in (0, 1], default=0.5
+    l1_ratio : float or array-like of float in (0, 1], default=(0.01, 0.1, 0.5, 0.9)
         The elastic net's mixing (1: lasso; near 0: ridge-like, for many small correlated
         effects such as a gene signature; near 1: sparse, for a few strong markers). Several
-        values: the inner folds choose, as ``glmnet`` users do by cross-validation.
+        values: the inner folds choose, as ``glmnet`` users do by cross-validation (a path
+        per value and fold; ``docs/decisions.md`` has the grid's evidence).
     n_alphas : int, default=30
         Penalties on each path.
     alpha_min_ratio : float, default=0.01
@@ -160,7 +165,7 @@ class CoxnetOffset(_LinearCoxOffset):
         "splines": [None, Interval(Integral, 3, None, closed="left")],
     }
 
-    def __init__(self, l1_ratio=0.5, n_alphas=30, alpha_min_ratio=0.01, clinical_penalties=(1.0,),
+    def __init__(self, l1_ratio=L1_RATIOS, n_alphas=30, alpha_min_ratio=0.01, clinical_penalties=(1.0,),
                  clinical_only=True, clinical_alpha=1.0, splines=4):
         self.l1_ratio = l1_ratio
         self.n_alphas = n_alphas
