@@ -346,14 +346,12 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         self._blocks, self._clinical_block = blocks, clinical
         self.__dict__.update(fitted)
         self.module_ = fitted["members_"][0] if fitted["members_"] else None
-        self.device_ = device
-        self.modalities_ = [b.name for b in blocks]
+        self.device_, self.modalities_ = device, [b.name for b in blocks]
         self._baseline_model = baseline
         self.unique_times_ = baseline.unique_times_
         self.cum_baseline_hazard_ = baseline.cum_baseline_hazard_
         self.baseline_survival_ = baseline.baseline_survival_
-        self.member_best_epochs_ = [h.best_epoch for h in histories]
-        self.member_n_iter_ = [h.n_iter for h in histories]
+        self.member_best_epochs_, self.member_n_iter_ = [h.best_epoch for h in histories], [h.n_iter for h in histories]
         self.histories_ = [h.continued(previous[k] if previous else None) for k, h in enumerate(histories)]
         self.__dict__.update((self.histories_[0] if histories else History()).sklearn_attributes(self.early_stopping))
         self.interrupted_ = any(h.interrupted for h in histories)
@@ -408,14 +406,14 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         return 1 if self.n_threads is None and device.type == "cpu" else self.n_threads
 
     @staticmethod
-    def _log_risk(fitted, out, data):
-        """``(1 - w) offset(x) + w mean_k f_k(x)`` (float64) of the fitted state ``fitted``,
-        and the networks' share ``w mean_k f_k(x)`` (zeros without network)."""
+    def _log_risk(fitted, out, data, member_risks=None):
+        """``(1 - w) offset(x) + w mean_k f_k(x)`` (float64) of the fitted state ``fitted`` and
+        the networks' share (zeros without network); ``member_risks``: already computed."""
         offset, weight = fitted["offset_"], fitted["residual_weight_"]
         risk = np.zeros(len(data)) if offset is None else fitted["offset_weight_"] * offset.predict(out)
         network = np.zeros(len(data))
         if weight != 0:
-            network = weight * members_log_risk(fitted["members_"], data)
+            network = weight * members_log_risk(fitted["members_"], data, member_risks)
             risk = risk + network
         return risk, network
 
@@ -467,8 +465,10 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         check_is_fitted(self, "members_")
         with torch_threads(self._threads(self.device_)):
             X, out, data = self._inputs(X)
-            risk, network = self._log_risk(self.__dict__, out, data)
             internals = [network_internals(m, data) for m in self.members_]
+            # their log-risks are the float32 values predict() averages: no second forward pass
+            risks = [torch.as_tensor(i["log_risk"], dtype=torch.float32, device=self.device_) for i in internals]
+            risk, network = self._log_risk(self.__dict__, out, data, risks)
         means = self._explain_means
         linear, parts = linear_shares(self.offset_, self.offset_weight_, out)
         if linear is not None:

@@ -66,11 +66,12 @@ def network_internals(module, data, chunk_size=PREDICT_CHUNK):
 
 def linear_shares(offset, weight, out):
     """The offset's weighted share ``weight * offset(x)`` in total and by block
-    (``{"linear__<block>": ndarray}``); ``(None, {})`` without offset."""
+    (``{"linear__<block>": ndarray}``); ``(None, {})`` without offset. The total is the sum of
+    the blocks' shares (the offset's contract), so the design is built once."""
     if offset is None:
         return None, {}
     parts = {f"linear__{key}": weight * value for key, value in offset.contributions(out).items()}
-    return weight * offset.predict(out), parts
+    return np.sum(list(parts.values()), axis=0), parts
 
 
 def training_means(offset, weight, out, risk, network):

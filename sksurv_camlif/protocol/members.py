@@ -129,7 +129,9 @@ def fit_members(data, indices, *, network_kwargs, training, seed, early_stopping
     return Members(networks, histories, oof)
 
 
-def members_log_risk(networks, data):
-    """Mean log-risk of the networks on ``data``, float64, shape (n,)."""
-    f = torch.stack([predict_log_risk(m, data) for m in networks]).mean(0)
-    return f.cpu().numpy().astype(np.float64)
+def members_log_risk(networks, data, risks=None):
+    """Mean log-risk of the networks on ``data``, float64, shape (n,); ``risks``: each
+    network's float32 log-risk on ``data`` already computed (no forward pass then)."""
+    if risks is None:
+        risks = [predict_log_risk(m, data) for m in networks]
+    return torch.stack(risks).mean(0).cpu().numpy().astype(np.float64)

@@ -337,8 +337,7 @@ def _cv_scores(Z, y, fold, fit_coef, n_cols):
         coef = fit_coef(tr)
         if coef is None:
             continue
-        oof[te] = Z[te] @ coef
-        eta = Z[te] @ coef
+        eta = oof[te] = Z[te] @ coef
         scores[k] = [_cindex(event[te], time[te], eta[:, j]) for j in range(coef.shape[1])]
     return scores, oof
 
