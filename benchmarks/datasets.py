@@ -51,6 +51,7 @@ __all__ = [
     "DATASETS",
     "BenchmarkDataset",
     "load_dataset",
+    "load_flchain",
     "load_gbmlgg",
     "load_gse7390",
     "load_metabric",
@@ -272,11 +273,40 @@ def load_wpbc():
     ))
 
 
+@lru_cache(maxsize=None)
+def load_flchain():
+    """flchain (scikit-survival), 15 stratified Monte Carlo splits: the tall data set on
+    which the defaults that depend on the number of patients are chosen (not one of the
+    benchmark's four)."""
+    from sksurv.datasets import load_flchain as load
+
+    X, y = load()
+    X = pd.DataFrame({
+        "kappa": X["kappa"], "lambda": X["lambda"], "creatinine": X["creatinine"],
+        "flc.grp": X["flc.grp"].astype(int).astype("float64"),
+        "mgus": (X["mgus"] == "yes").astype("float64"),
+        "age": X["age"], "sex": X["sex"].astype(str),
+    })
+    y = Surv.from_arrays(event=y["death"], time=y["futime"])
+    numeric, categorical = _types(X)
+    return _check(BenchmarkDataset(
+        name="flchain", X=X, y=y,
+        modalities={"labs": ["kappa", "lambda", "creatinine"], "history": ["flc.grp", "mgus"]},
+        clinical=["age", "sex"], splits=monte_carlo_splits(y, index=X.index),
+        numeric=numeric, categorical=categorical,
+        description=("flchain (scikit-survival; 7,874 patients, the cause of death left out): "
+                     "blocks labs (kappa, lambda, creatinine, mean-imputed) and history "
+                     "(FLC group, MGUS); clinical age and sex."),
+        time_unit="days",
+    ))
+
+
 DATASETS = {
     "gbmlgg": load_gbmlgg,
     "metabric": load_metabric,
     "gse7390": load_gse7390,
     "wpbc": load_wpbc,
+    "flchain": load_flchain,
 }
 
 

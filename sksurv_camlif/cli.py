@@ -50,6 +50,7 @@ from sksurv.linear_model.coxph import BreslowEstimator
 from sksurv.metrics import concordance_index_censored, integrated_brier_score
 from sksurv.util import Surv, check_array_survival
 
+from ._concordance import harrell_c
 from .cli_spec import (CLIError, _check_numeric, _clinical, _numeric_parts, _parts, build_estimator, model_columns,
                        read_spec)
 from .estimator import CAMLIFSurvival
@@ -385,9 +386,9 @@ class CoxnetPathCV(CoxnetCV):
             pre = _all_features(self.numeric, self.categorical)
             model, n = _path_fit(pre.fit_transform(X.iloc[train]), y[train], alphas, self.l1_ratio)
             Z = pre.transform(X.iloc[test])
-            for j in range(n):
-                risk = model.predict(Z, alpha=alphas[j])
-                scores[k, j] = concordance_index_censored(event[test], time[test], risk)[0]
+            if n:
+                risks = np.column_stack([model.predict(Z, alpha=alphas[j]) for j in range(n)])
+                scores[k, :n] = harrell_c(event[test], time[test], risks)
             if n < len(alphas):
                 failures.append(f"inner fold {k + 1}: the {len(alphas) - n} smallest alpha(s) "
                                 f"(from {alphas[n]:.3g}) failed numerically")

@@ -99,7 +99,8 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
     ties : {"breslow", "efron"}, default="breslow"
         Handling of tied event times in the Cox loss and the clinical Cox fits.
     max_iter, batch_size : int, default=100, 64
-        Maximum number of epochs; mini-batch size (each batch holds events).
+        Maximum number of epochs; mini-batch size (each batch holds events), or "auto": 64,
+        or more so that an epoch takes at most 32 steps (a network's training rows / 32).
     learning_rate_init, weight_decay : float, default=1e-3, 1e-4
         AdamW's learning rate and decoupled weight decay.
     early_stopping : bool, default=True
@@ -118,8 +119,8 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         on the CPU (the network is small: parallelise over fits with ``n_jobs``
         instead); on CUDA, None leaves torch's setting alone.
     random_state : int, RandomState instance or None, default=None
-        Seeds the weights, dropout, the folds and the batch order; the global RNG states of
-        torch and numpy are left untouched.
+        Seeds the weights, dropout, the folds and the batch order (not torch's or numpy's
+        global RNG).
     verbose : int, default=0 (1: progress of the offset and a bar of the members' training)
     warm_start : bool, default=False
         Continue training the fitted members (keeping the fitted block transformers; the
@@ -152,8 +153,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
     interrupted_ : bool, training was interrupted (Ctrl-C; the best weights so far were kept)
     device_ : torch.device
     modalities_ : list of str, the modalities' names
-    n_features_in_, feature_names_in_ : int, ndarray of str
-        The latter when X has string column names.
+    n_features_in_, feature_names_in_ : int, ndarray of str (when X has string column names)
     unique_times_ : ndarray
         Unique training times (the survival functions' ``return_array=True`` grid).
     cum_baseline_hazard_, baseline_survival_ : StepFunction
@@ -187,7 +187,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],

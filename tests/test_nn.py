@@ -367,13 +367,32 @@ def test_group_tokenizer_token_depends_only_on_its_group():
             x2 = x.clone()
             x2[:, j] += 3.0
             torch.testing.assert_close(tok(x2)[:, k], out[:, k], rtol=0, atol=0)
-    # a gradient step keeps the structure (masked weights get zero gradient)
+    # a gradient step keeps the structure (the pad rows get zero gradient)
     tok.train()
     tok.weight.grad = None
     tok(x).sum().backward()
     for k, g in enumerate(groups):
-        outside = [j for j in range(p) if j not in g]
-        assert torch.all(tok.weight.grad.view(p, len(groups), d)[outside, k] == 0)
+        assert torch.all(tok.weight.grad[k, len(g):] == 0)
+        assert tok.weight.grad[k, : len(g)].abs().max() > 0
+
+
+def test_group_tokenizer_loads_the_block_masked_layout():
+    """A state saved with the earlier (p, K d) masked weight loads and computes the same."""
+    torch.manual_seed(0)
+    groups = [[0, 1, 2], [3], [4, 5, 6, 7], [2, 8]]
+    p, d = 10, 5
+    tok = GroupTokenizer(p, groups, d).double().eval()
+    with torch.no_grad():
+        tok.bias.normal_()
+    masked = torch.zeros(p, len(groups), d, dtype=torch.float64)
+    for k, g in enumerate(groups):
+        masked[g, k] = tok.weight[k, : len(g)]
+    x = torch.randn(4, p, dtype=torch.float64)
+    expected = torch.nn.functional.elu(x @ masked.reshape(p, -1) + tok.bias.reshape(-1)).reshape(4, len(groups), d)
+    fresh = GroupTokenizer(p, groups, d).double().eval()
+    fresh.load_state_dict({"weight": masked.reshape(p, -1), "bias": tok.bias.detach().reshape(-1)})
+    torch.testing.assert_close(fresh(x), expected)
+    torch.testing.assert_close(fresh.weight, tok.weight)
 
 
 def test_group_tokenizer_rejects_empty_group():

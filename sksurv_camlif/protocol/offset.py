@@ -25,8 +25,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
-from sksurv.metrics import concordance_index_censored
 
+from .._concordance import harrell_c
 from .splines import fit_spline_basis
 
 __all__ = ["L1_RATIOS", "CoxnetOffset", "ClinicalRidgeOffset"]
@@ -40,12 +40,6 @@ def _surv(event, time):
     y = np.empty(len(event), dtype=[("event", bool), ("time", np.float64)])
     y["event"], y["time"] = event, time
     return y
-
-
-def _cindex(event, time, risk):
-    if not event.any():
-        return np.nan
-    return concordance_index_censored(event, time, risk)[0]
 
 
 class _LinearCoxOffset(BaseEstimator):
@@ -338,7 +332,7 @@ def _cv_scores(Z, y, fold, fit_coef, n_cols):
         if coef is None:
             continue
         eta = oof[te] = Z[te] @ coef
-        scores[k] = [_cindex(event[te], time[te], eta[:, j]) for j in range(coef.shape[1])]
+        scores[k] = harrell_c(event[te], time[te], eta)
     return scores, oof
 
 

@@ -3,17 +3,12 @@ every training patient's out-of-fold prediction with a one-standard-error rule t
 offset."""
 
 import numpy as np
-from sksurv.metrics import concordance_index_censored
+
+from .._concordance import harrell_c
 
 __all__ = ["RESIDUAL_WEIGHTS", "choose_residual_weight", "blend_out_of_fold"]
 
 RESIDUAL_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
-
-
-def _cindex(event, time, risk):
-    if not event.any():
-        return np.nan
-    return concordance_index_censored(event, time, risk)[0]
 
 
 def blend_out_of_fold(fold, event, time, offset_oof, member_oof, weights):
@@ -69,8 +64,8 @@ def choose_residual_weight(fold, event, time, offset_oof, residual_oof, weights=
     fold_c = np.full((n_folds, len(weights)), np.nan)
     for k in range(n_folds):
         te = fold == k
-        for j, w in enumerate(weights):
-            fold_c[k, j] = _cindex(event[te], time[te], offset_oof[te] + w * residual_oof[te])
+        blends = offset_oof[te, None] + np.asarray(weights, float) * residual_oof[te, None]
+        fold_c[k] = harrell_c(event[te], time[te], blends)
     ok = ~np.isnan(fold_c).any(axis=1)
     table = {"weights": np.asarray(weights, float), "fold_c": fold_c}
     if not ok.any():

@@ -6,7 +6,8 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-from sksurv.metrics import concordance_index_censored
+
+from .._concordance import harrell_c
 
 __all__ = ["PREDICT_CHUNK", "SurvivalTensors", "event_balanced_batches", "predict_log_risk", "cindex_or_half"]
 
@@ -70,6 +71,12 @@ class SurvivalTensors:
         return module(self.blocks, self.present, self.clinical)
 
 
+#: ``batch_size="auto"``: batches of this many patients, or more so that an epoch takes at
+#: most ``AUTO_STEPS`` optimiser steps (on tall data, small batches make an epoch many steps
+#: of fixed cost each).
+AUTO_BATCH, AUTO_STEPS = 64, 32
+
+
 def event_balanced_batches(event, batch_size, generator):
     """Shuffle into batches of about ``batch_size`` that each hold at least one event.
 
@@ -79,7 +86,8 @@ def event_balanced_batches(event, batch_size, generator):
     Parameters
     ----------
     event : ndarray of bool, shape (n,)
-    batch_size : int
+    batch_size : int or "auto"
+        "auto": :data:`AUTO_BATCH`, or ``n / AUTO_STEPS`` where that is larger.
     generator : torch.Generator (CPU)
 
     Returns
@@ -92,6 +100,8 @@ def event_balanced_batches(event, batch_size, generator):
     ev_idx = torch.from_numpy(np.flatnonzero(event))
     ce_idx = torch.from_numpy(np.flatnonzero(~event))
     n_ev, n_ce = len(ev_idx), len(ce_idx)
+    if batch_size == "auto":
+        batch_size = max(AUTO_BATCH, n / AUTO_STEPS)
     n_batches = max(1, min(int(np.ceil(n / batch_size)), n_ev))
     ev_perm = ev_idx[torch.randperm(n_ev, generator=generator)]
     ce_perm = ce_idx[torch.randperm(n_ce, generator=generator)]
@@ -118,6 +128,8 @@ def predict_log_risk(module, data):
 
 def cindex_or_half(risk, event, time):
     """Harrell's C of a log-risk tensor against host targets; 0.5 if it is not finite (a
-    diverged network scores as a random one, so early stopping keeps an earlier epoch)."""
+    diverged network scores as a random one, so early stopping keeps an earlier epoch) or
+    if the rows hold no comparable pair."""
     risk = risk.cpu().numpy().astype(np.float64)
-    return concordance_index_censored(event, time, risk)[0] if np.isfinite(risk).all() else 0.5
+    c = harrell_c(event, time, risk) if np.isfinite(risk).all() else np.nan
+    return 0.5 if np.isnan(c) else c
