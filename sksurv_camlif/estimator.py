@@ -99,8 +99,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
     ties : {"breslow", "efron"}, default="breslow"
         Handling of tied event times in the Cox loss and the clinical Cox fits.
     max_iter, batch_size : int, default=100, 64
-        Maximum number of epochs; mini-batch size (each batch holds events), or "auto": 64,
-        or more so that an epoch takes at most 32 steps (a network's training rows / 32).
+        Maximum number of epochs; mini-batch size (each batch holds events).
     learning_rate_init, weight_decay : float, default=1e-3, 1e-4
         AdamW's learning rate and decoupled weight decay.
     early_stopping : bool, default=True
@@ -187,7 +186,7 @@ class CAMLIFSurvival(NamedPartsMixin, MembersPickleMixin, SurvivalAnalysisMixin,
         "alignment_weight": [Interval(Real, 0, None, closed="left")],
         "ties": [StrOptions({"breslow", "efron"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],

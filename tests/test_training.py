@@ -184,15 +184,3 @@ def test_estimator_history_records_epoch_times():
     est.fit(X, y)  # warm start: the record goes on
     assert len(est.history_) == est.n_iter_ == 6 and all(h["time"] > 0 for h in est.history_)
     assert est.histories_[0].n_iter == 6
-
-
-@pytest.mark.parametrize("n, expected", [(100, 2), (2048, 32), (2049, 32), (10_000, 32)])
-def test_auto_batch_size_caps_the_steps_of_an_epoch(n, expected):
-    from sksurv_camlif.training.data import event_balanced_batches
-
-    event = np.arange(n) % 3 == 0
-    order, sizes = event_balanced_batches(event, "auto", torch.Generator().manual_seed(0))
-    assert len(sizes) == expected and sum(sizes) == n
-    assert sorted(order.tolist()) == list(range(n))
-    fixed = event_balanced_batches(event, 64, torch.Generator().manual_seed(0))[1]
-    assert len(fixed) == int(np.ceil(n / 64))

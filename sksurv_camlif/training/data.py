@@ -71,12 +71,6 @@ class SurvivalTensors:
         return module(self.blocks, self.present, self.clinical)
 
 
-#: ``batch_size="auto"``: batches of this many patients, or more so that an epoch takes at
-#: most ``AUTO_STEPS`` optimiser steps (on tall data, small batches make an epoch many steps
-#: of fixed cost each).
-AUTO_BATCH, AUTO_STEPS = 64, 32
-
-
 def event_balanced_batches(event, batch_size, generator):
     """Shuffle into batches of about ``batch_size`` that each hold at least one event.
 
@@ -86,8 +80,7 @@ def event_balanced_batches(event, batch_size, generator):
     Parameters
     ----------
     event : ndarray of bool, shape (n,)
-    batch_size : int or "auto"
-        "auto": :data:`AUTO_BATCH`, or ``n / AUTO_STEPS`` where that is larger.
+    batch_size : int
     generator : torch.Generator (CPU)
 
     Returns
@@ -100,8 +93,6 @@ def event_balanced_batches(event, batch_size, generator):
     ev_idx = torch.from_numpy(np.flatnonzero(event))
     ce_idx = torch.from_numpy(np.flatnonzero(~event))
     n_ev, n_ce = len(ev_idx), len(ce_idx)
-    if batch_size == "auto":
-        batch_size = max(AUTO_BATCH, n / AUTO_STEPS)
     n_batches = max(1, min(int(np.ceil(n / batch_size)), n_ev))
     ev_perm = ev_idx[torch.randperm(n_ev, generator=generator)]
     ce_perm = ce_idx[torch.randperm(n_ce, generator=generator)]
