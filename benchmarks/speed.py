@@ -760,15 +760,9 @@ def section_flops(args, device):
     return {"epoch": rows, "forward_parts": parts}
 
 
-def median_fit_s(rows):
-    """{model: median fit time over its repeats}."""
-    times = {}
-    for r in rows:
-        times.setdefault(r["model"], []).append(r["fit_s"])
-    return {model: statistics.median(t) for model, t in times.items()}
-
-
 def check_targets(results, cpu_reference):
+    from speed_report import median_fit_s
+
     targets = []
 
     def add(name, value, goal, met):

@@ -45,8 +45,8 @@ def _ratio(a, b):
     return a / b if a and b else None
 
 
-def _medians(rows):
-    """{model: median fit time over the repeats} (as speed.py's targets)."""
+def median_fit_s(rows):
+    """{model: median fit time over its repeats} (the page's ratios and speed.py's targets)."""
     times = {}
     for r in rows:
         times.setdefault(r["model"], []).append(r["fit_s"])
@@ -60,7 +60,7 @@ def _cost(block, footnotes):
            "`fit`; peak memory is the growth of the process's peak resident set during the fit."]
     tall = [r for r in block.get("tall", []) if "error" not in r]
     if tall:
-        by = _medians(tall)
+        by = median_fit_s(tall)
         out += ["", "**Tall data**: scikit-survival's `load_flchain` (the cause-of-death column left out; "
                 f"{tall[0]['n_train']:,} training patients, a random 75 %), blocks `labs` (kappa, lambda, "
                 "creatinine) and `history` (FLC group, MGUS; one-hot), clinical age and sex. "
@@ -91,7 +91,7 @@ def _cost(block, footnotes):
                             [f"{r['fit_s']:.1f}", _num(r.get("members_s"), ".1f"), f"{r['test_c']:.3f}",
                              f"{r['peak_rss_mib']:.0f}"])] for r in wide])]
         seven = [r for r in ok if max(r.get("widths") or [0]) < 10_000]
-        by = _medians(seven)
+        by = median_fit_s(seven)
         ratio = _ratio(by.get("camlif"), by.get("coxnet"))
         if ratio:
             members = statistics.median([r.get("members_s") or 0.0 for r in seven if r["model"] == "camlif"])
