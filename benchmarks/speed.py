@@ -1,9 +1,14 @@
 """Speed and memory benchmarks of CAMLIFSurvival; prints tables and checks the targets.
 
-    python benchmarks/speed.py --quick                      # smoke run, about two minutes
+    python benchmarks/speed.py --quick                      # smoke run
     python benchmarks/speed.py --sizes 1000,10000,100000 --epochs 3 --large-epochs 1 \\
-        --out docs/speed_results.json                       # the CPU figures of docs/speed.md
+        --out docs/speed_results.json --report docs/speed.md   # every CPU section, the page
+    python benchmarks/speed.py --sections t,w --out docs/speed_results.json --report docs/speed.md
     python benchmarks/speed.py --device cuda --cpu-reference docs/speed_results.json
+
+``--out`` merges into an existing file (the sections run now replace their figures, each
+with its date, load and code version); ``--report`` writes the page from that file
+(``speed_report.py``), with ``--sections none`` without measuring anything.
 
 Sections
 --------
@@ -12,8 +17,8 @@ a. Training throughput: ``CAMLIFSurvival(early_stopping=False, max_iter=E)`` on 
    columns; Cox model with exponential baseline hazard, about 50% censoring) for each
    ``--sizes``; batch sizes: the estimator's default and 1024. ``DeepSurvMLP``
    (``benchmarks/deepsurv.py``) on the same data, epochs and batch size is the comparison
-   row. The per-epoch time is measured inside the fit by the shared training loop's
-   ``EpochTimer`` (``history_`` / ``epoch_times_``; the first epoch is left out when there
+   row (target: one network's fit at most 10x the MLP's). The per-epoch time is measured
+   inside the fit by the shared training loop's ``EpochTimer`` (``history_`` / ``epoch_times_``; the first epoch is left out when there
    are 2 or more);
    fit time includes everything else (block transformers, ridge Cox start of the clinical
    path, prediction on the training set and the Breslow baseline).
@@ -44,6 +49,12 @@ f. Arithmetic per step: the matmul floating-point operations (``torch.utils.flop
    of 3 and 1 epochs, per step; and the forward pass of one CAMLIF batch per top-level
    part of the network. Their ratio is the floor of the per-epoch ratio of section a for
    kernels of equal efficiency.
+t. Tall data: scikit-survival's flchain (75 % to train), the default fit against
+   ``GradientBoostingSurvivalAnalysis()``, one thread, each fit in a fresh process, the two
+   alternated ``--repeats`` times. Target: at most 1.5x (medians).
+w. Wide data: 800 synthetic training patients with blocks of 5,000 and 2,000 features, the
+   default fit against a user's 5-fold elastic-net Cox CV (``CoxnetCV``), alternated as in t
+   (target: at most 4x); then one default fit with a 20,000-feature block (it must fit).
 d. With ``--device cuda``: sections a-c and e on CUDA (``torch.cuda.synchronize()`` around every
    time stamp). Target: at n = 100k, CUDA throughput >= 20x the 2-core CPU figure, taken
    from the CPU rows of the same run (``--device both``) or from ``--cpu-reference``.
@@ -849,7 +860,6 @@ SECTIONS = {
 
 def code_version():
     """The commit and the package's source fingerprint (as the benchmark's cache keys)."""
-    sys.path.insert(0, str(HERE))
     from benchmark import code_fingerprint, software_info
 
     return {"git": software_info().get("git"), "package": code_fingerprint("camlif")}
