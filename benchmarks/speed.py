@@ -19,8 +19,9 @@ a. Training throughput: ``CAMLIFSurvival(early_stopping=False, max_iter=E)`` on 
    (``benchmarks/deepsurv.py``) on the same data, epochs and batch size is the comparison
    row (target: one network's fit at most 10x the MLP's). The per-epoch time is measured
    inside the fit by the shared training loop's ``EpochTimer`` (``history_`` /
-   ``epoch_times_``; the first epoch is left out when there are 2 or more); fit time includes everything else (block transformers, ridge Cox start of the clinical
-   path, prediction on the training set and the Breslow baseline).
+   ``epoch_times_``; the first epoch is left out when there are 2 or more); fit time
+   includes everything else (block transformers, ridge Cox start of the clinical path,
+   prediction on the training set and the Breslow baseline).
    Target: per-epoch time grows at most linearly with n (ratio <= 1.1 x the size ratio;
    100k/10k <= 11).
 b. Cross-attention cost: ``GlobalContextCrossAttention`` (width 256, 8 heads, 2 modalities)
